@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "util.h"
+
+struct cli_globals cli_globals;
+
+int cli_exit_for_errno(int r)
+{
+        switch (-r) {
+        case 0:
+                return EXIT_OK;
+        case ENOMEM:
+                return EXIT_INTERNAL;
+        case ENOENT:
+        case EACCES:
+        case EPERM:
+        case EISDIR:
+        case EIO:
+        case EFBIG:
+        case ENOSPC:
+        case EROFS:
+                return EXIT_IO;
+        default:
+                return EXIT_EVIDENCE;
+        }
+}
+
+int cli_fail(const char *what, const struct cvm_error *err, int r)
+{
+        const char *msg = cvm_error_message(err, r);
+
+        if (what)
+                fprintf(stderr, "cvm-agent: %s: %s\n", what, msg);
+        else
+                fprintf(stderr, "cvm-agent: %s\n", msg);
+        return cli_exit_for_errno(r);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+        va_list ap;
+
+        fprintf(stderr, "cvm-agent %s: ", cmd);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry 'cvm-agent %s --help'.\n", cmd);
+        return EXIT_USAGE;
+}
+
+int cli_print_json(json_object *obj)
+{
+        const char *s;
+        size_t len, off = 0;
+
+        s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                        JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!s)
+                return EXIT_INTERNAL;
+        len = strlen(s);
+        (void)fflush(stdout);
+        while (off < len) {
+                ssize_t n = write(STDOUT_FILENO, s + off, len - off);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        fprintf(stderr, "cvm-agent: cannot write to standard output: %s\n", strerror(errno));
+                        return EXIT_IO;
+                }
+                off += (size_t)n;
+        }
+        if (write(STDOUT_FILENO, "\n", 1) != 1)
+                return EXIT_IO;
+        return EXIT_OK;
+}
+
+int cli_read_input(const char *path, size_t max_size, unsigned char **ret, size_t *ret_size)
+{
+        struct cvm_error err = {};
+        int r;
+
+        r = read_file(path, max_size, ret, ret_size, &err);
+        if (r < 0)
+                return cli_fail(path, &err, r);
+        return EXIT_OK;
+}

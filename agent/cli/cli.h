@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared by the cvm-agent subcommands: exit codes, error reporting, JSON output. */
+#pragma once
+
+#include <stdbool.h>
+
+#include <json-c/json.h>
+
+#include "error.h"
+
+/*
+ * Exit codes are a contract with operators' scripts (documented in cvm-agent(1)).
+ * Extend this list; never renumber it.
+ */
+enum cvm_exit {
+        EXIT_OK = 0,
+        EXIT_INTERNAL = 1,        /* out of memory, unexpected library failure */
+        EXIT_USAGE = 2,           /* bad command line */
+        EXIT_EVIDENCE = 3,        /* malformed, truncated or unsupported evidence */
+        EXIT_VERIFY_FAILED = 4,   /* well-formed evidence that failed a check (signature, chain, digest,
+                                     nonce, binding) */
+        EXIT_IO = 5,              /* a file or device could not be read or written */
+        EXIT_TPM = 6,             /* the TPM refused or failed a command */
+        EXIT_VERIFIER_REFUSED = 7,
+        EXIT_UNREACHABLE = 8,     /* network unreachable or timed out */
+        EXIT_POLICY_MISMATCH = 9,
+        EXIT_HEADER_REJECTED = 10,
+};
+
+/* Global options parsed by main() before the subcommand runs. */
+struct cli_globals {
+        const char *tcti;       /* --tcti or $CVM_AGENT_TCTI; NULL: configuration default */
+        const char *config;     /* --config FILE; NULL: /etc/cvm-agent/cvm-agent.conf */
+};
+extern struct cli_globals cli_globals;
+
+/* Every subcommand: argv[0] is the subcommand name; returns an enum cvm_exit value. */
+int cmd_eventlog(int argc, char *argv[]);
+int cmd_ima(int argc, char *argv[]);
+int cmd_report(int argc, char *argv[]);
+int cmd_quote(int argc, char *argv[]);
+
+/**
+ * cli_fail() - print one line "cvm-agent: WHAT: MESSAGE" on stderr and return the exit code
+ * that fits the negative errno @r (EXIT_IO for open/read failures, EXIT_EVIDENCE for malformed
+ * input, EXIT_INTERNAL for -ENOMEM). @what is usually the file name; may be NULL.
+ */
+int cli_fail(const char *what, const struct cvm_error *err, int r);
+
+/** cli_exit_for_errno() - the exit code cli_fail() would choose, without printing. */
+int cli_exit_for_errno(int r);
+
+/** cli_usage_error() - print "cvm-agent CMD: MESSAGE" and a hint to --help; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/**
+ * cli_print_json() - print @obj to stdout as pretty JSON followed by a newline, in one write
+ * so that a failure never leaves partial JSON behind. Return: EXIT_OK or EXIT_IO.
+ */
+int cli_print_json(json_object *obj);
+
+/**
+ * cli_read_input() - read_file() with the command's size limit. On failure prints the error
+ * naming @path and returns its exit code; EXIT_OK on success.
+ */
+int cli_read_input(const char *path, size_t max_size, unsigned char **ret, size_t *ret_size);

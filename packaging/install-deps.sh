@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs the Debian 12 packages needed to build cvm-agent and run its test suite,
+# fuzzers and benchmarks. Idempotent: when everything is present it does nothing, so
+# `make check` and `make demo` can call it every time.
+set -eu
+
+PACKAGES="
+build-essential pkg-config clang libclang-rt-14-dev llvm
+libtss2-dev libcryptsetup-dev libsystemd-dev libssl-dev libcurl4-openssl-dev libjson-c-dev
+libcmocka-dev
+openssl jq xxd time
+swtpm swtpm-tools tpm2-tools ima-evm-utils cryptsetup-bin
+"
+
+missing=""
+for p in $PACKAGES; do
+        # dpkg-query prints "install ok installed" only for fully installed packages.
+        status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+        [ "$status" = "install ok installed" ] || missing="$missing $p"
+done
+
+if [ -z "$missing" ]; then
+        exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+        echo "install-deps: missing packages:$missing" >&2
+        echo "install-deps: run as root, or: apt-get install -y$missing" >&2
+        exit 1
+fi
+
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing
