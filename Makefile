@@ -76,6 +76,8 @@ FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 LIBCVM    := $(B)/libcvm.a
 AGENT     := $(B)/cvm-agent
 
+.SECONDARY:
+
 .PHONY: all check check-build deps fuzz fuzz-run bench demo install clean format format-check
 
 all: $(AGENT)
