@@ -927,6 +927,8 @@ static int json_bank(struct tpm_pcr_values *v, uint16_t alg, json_object *bank, 
                         json_object *item = json_object_array_get_idx(bank, i);
 
                         (void)snprintf(place, sizeof(place), "%s[%zu]", where, i);
+                        if (!item) /* null: this PCR's value is not given */
+                                continue;
                         if (json_object_is_type(item, json_type_object))
                                 r = json_go_pcr(v, alg, item, place, err);
                         else

@@ -207,7 +207,7 @@ size_t tpm_pcr_values_count(const struct tpm_pcr_values *v);
  *     deep (so the output of `cvm-agent eventlog --json`, trustee/Azure evidence and
  *     go-attestation JSON all work), else the document itself. That value is either a map of
  *     banks {"sha256": BANK, ...} or one BANK, where BANK is {"0": "hex", ...} or an array
- *     indexed by PCR whose items are hex strings, byte arrays, or go-attestation objects
+ *     indexed by PCR whose items are hex strings, byte arrays, null (no value), or go-attestation objects
  *     {"Index", "Digest" (base64), "DigestAlg"}.
  *   text: lines "INDEX HEX", "INDEX: HEX" or "INDEX : 0xHEX", optionally grouped under bank
  *     lines "sha256:" (tpm2_pcrread output); '#' starts a comment.
