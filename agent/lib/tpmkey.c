@@ -706,6 +706,11 @@ static int load_der(const uint8_t *buf, size_t len, EVP_PKEY **ret, struct tpmke
 
         if (len > INT32_MAX)
                 return cvm_error_set(err, -EBADMSG, "DER key: input too large");
+        /* SubjectPublicKeyInfo and Certificate are both a DER SEQUENCE. */
+        if (buf[0] != 0x30)
+                return cvm_error_set(err, -EBADMSG,
+                                     "unrecognised key format (expected TPM2B_PUBLIC, TPMT_PUBLIC, PEM, "
+                                     "DER SubjectPublicKeyInfo, X.509 certificate or JWK)");
         r = decode_pkey(buf, len, "DER", &pkey);
         if (r == -ENOMEM)
                 return cvm_error_set(err, r, "out of memory");
