@@ -113,7 +113,11 @@ struct ima_reader {
         uint8_t *td; /* ASCII: rebuilt template data */
         size_t td_cap;
 
-        EVP_MD_CTX *ctx;
+        char algo_cache_name[IMA_DIGEST_PREFIX_MAX + 1];
+        const struct hash_alg *algo_cache;
+
+        /* One context per algorithm: re-initialising with the same EVP_MD reuses its state. */
+        EVP_MD_CTX *ctx1, *ctx256;
         EVP_MD *sha1, *sha256;
 };
 
@@ -273,24 +277,37 @@ static void entry_reset_fields(struct ima_entry *e)
         e->path_len = 0;
 }
 
+/* hash_alg_by_name() with a one-entry cache: logs use one or two file-digest algorithms. */
+static const struct hash_alg *algo_lookup(struct ima_reader *r, const char *algo)
+{
+        if (strcmp(r->algo_cache_name, algo) != 0) {
+                strcpy(r->algo_cache_name, algo);
+                r->algo_cache = hash_alg_by_name(algo);
+        }
+        return r->algo_cache;
+}
+
 /* Split "<type>:<algo>:" or "<algo>:" (the bytes before the NUL of a digest field). */
 static int split_digest_prefix(struct ima_reader *r, const struct field_def *f, const uint8_t *p, size_t n,
                                char *type, char *algo, struct cvm_error *err)
 {
         const uint8_t *colon;
         char shown[4 * IMA_DIGEST_PREFIX_MAX + 8];
+        bool bad = n < 2 || p[n - 1] != ':';
 
-        fmt_escaped(shown, sizeof(shown), p, n > IMA_DIGEST_PREFIX_MAX + 1 ? IMA_DIGEST_PREFIX_MAX + 1 : n);
-        if (n < 2 || p[n - 1] != ':')
-                return entry_error(r, err, -EBADMSG, "field '%s': digest prefix \"%s\" does not end in ':'",
-                                   f->id, shown);
-        if (n - 1 > IMA_DIGEST_PREFIX_MAX)
+        if (n - 1 > IMA_DIGEST_PREFIX_MAX && !bad)
                 return entry_error(r, err, -EBADMSG, "field '%s': digest prefix longer than %u bytes", f->id,
                                    IMA_DIGEST_PREFIX_MAX);
-        for (size_t i = 0; i < n - 1; i++)
-                if (!is_token_char(p[i]))
-                        return entry_error(r, err, -EBADMSG,
-                                           "field '%s': digest prefix \"%s\" has a bad byte", f->id, shown);
+        for (size_t i = 0; i + 1 < n && !bad; i++)
+                bad = !is_token_char(p[i]);
+        if (bad) {
+                fmt_escaped(shown, sizeof(shown), p,
+                            n > IMA_DIGEST_PREFIX_MAX + 1 ? IMA_DIGEST_PREFIX_MAX + 1 : n);
+                return entry_error(
+                        r, err, -EBADMSG,
+                        "field '%s': digest prefix \"%s\" is not \"<algorithm>:\" in printable ASCII", f->id,
+                        shown);
+        }
         colon = memchr(p, ':', n - 1);
         if (colon) {
                 size_t tl = (size_t)(colon - p);
@@ -331,7 +348,7 @@ static int decode_field(struct ima_reader *r, struct ima_entry *e, const struct 
                 if (k < 0)
                         return k;
                 dsize = len - (size_t)(nul + 1 - p);
-                alg = hash_alg_by_name(algo);
+                alg = algo_lookup(r, algo);
                 if (alg && alg->size != dsize)
                         return entry_error(r, err, -EBADMSG,
                                            "field '%s': %s digest has %zu bytes, expected %zu", f->id, algo,
@@ -570,29 +587,28 @@ static int parse_binary(struct ima_reader *r, size_t *ret_size, struct cvm_error
         return 1;
 }
 
-static inline int hexv(uint8_t c)
-{
-        if ((unsigned)(c - '0') < 10u)
-                return c - '0';
-        c |= 0x20;
-        if ((unsigned)(c - 'a') < 6u)
-                return c - 'a' + 10;
-        return -1;
-}
+/* Hex digit -> 0x10 | value; 0 for anything else. */
+static const uint8_t hex_tab[256] = {
+        ['0'] = 0x10, ['1'] = 0x11, ['2'] = 0x12, ['3'] = 0x13, ['4'] = 0x14, ['5'] = 0x15,
+        ['6'] = 0x16, ['7'] = 0x17, ['8'] = 0x18, ['9'] = 0x19, ['a'] = 0x1a, ['b'] = 0x1b,
+        ['c'] = 0x1c, ['d'] = 0x1d, ['e'] = 0x1e, ['f'] = 0x1f, ['A'] = 0x1a, ['B'] = 0x1b,
+        ['C'] = 0x1c, ['D'] = 0x1d, ['E'] = 0x1e, ['F'] = 0x1f,
+};
 
 /* Decode @n hex digits at @s into @out (n/2 bytes). */
 static int hex_to(const uint8_t *s, size_t n, uint8_t *out)
 {
+        uint8_t valid = 0x10;
+
         if (n % 2 != 0)
                 return -EINVAL;
         for (size_t i = 0; i < n / 2; i++) {
-                int hi = hexv(s[2 * i]), lo = hexv(s[2 * i + 1]);
+                uint8_t hi = hex_tab[s[2 * i]], lo = hex_tab[s[2 * i + 1]];
 
-                if ((hi | lo) < 0)
-                        return -EINVAL;
-                out[i] = (uint8_t)(hi << 4 | lo);
+                valid &= hi & lo;
+                out[i] = (uint8_t)(hi << 4 | (lo & 0x0f));
         }
-        return 0;
+        return valid ? 0 : -EINVAL;
 }
 
 struct token {
@@ -884,13 +900,13 @@ static int parse_entry(struct ima_reader *r, size_t *ret_size, struct cvm_error 
         return parse_binary(r, ret_size, err);
 }
 
-static int md(struct ima_reader *r, const EVP_MD *m, const void *a, size_t na, const void *b, size_t nb,
+static int md(EVP_MD_CTX *ctx, const EVP_MD *m, const void *a, size_t na, const void *b, size_t nb,
               uint8_t *out)
 {
         unsigned int len;
 
-        if (EVP_DigestInit_ex2(r->ctx, m, NULL) != 1 || EVP_DigestUpdate(r->ctx, a, na) != 1 ||
-            (b && EVP_DigestUpdate(r->ctx, b, nb) != 1) || EVP_DigestFinal_ex(r->ctx, out, &len) != 1)
+        if (EVP_DigestInit_ex2(ctx, m, NULL) != 1 || EVP_DigestUpdate(ctx, a, na) != 1 ||
+            (b && EVP_DigestUpdate(ctx, b, nb) != 1) || EVP_DigestFinal_ex(ctx, out, &len) != 1)
                 return -EIO;
         return 0;
 }
@@ -962,8 +978,8 @@ static int verify_and_replay(struct ima_reader *r, struct ima_entry *e, struct c
                 memset(e->sha1_extended, 0xff, sizeof(e->sha1_extended));
                 memset(e->sha256_extended, 0xff, sizeof(e->sha256_extended));
         } else {
-                if (md(r, r->sha1, e->template_data, e->template_data_size, NULL, 0, c1) < 0 ||
-                    md(r, r->sha256, e->template_data, e->template_data_size, NULL, 0, c256) < 0)
+                if (md(r->ctx1, r->sha1, e->template_data, e->template_data_size, NULL, 0, c1) < 0 ||
+                    md(r->ctx256, r->sha256, e->template_data, e->template_data_size, NULL, 0, c256) < 0)
                         return cvm_error_set(err, -EIO, "OpenSSL digest failed");
                 if (e->template_hash_size == SHA1_SIZE) {
                         e->template_hash_alg = hash_alg_by_tpm_id(TPM_ALG_SHA1);
@@ -979,8 +995,9 @@ static int verify_and_replay(struct ima_reader *r, struct ima_entry *e, struct c
                 }
                 memcpy(e->sha256_extended, c256, SHA256_SIZE);
         }
-        if (md(r, r->sha1, r->pos.sha1[pcr], SHA1_SIZE, e->sha1_extended, SHA1_SIZE, r->pos.sha1[pcr]) < 0 ||
-            md(r, r->sha256, r->pos.sha256[pcr], SHA256_SIZE, e->sha256_extended, SHA256_SIZE,
+        if (md(r->ctx1, r->sha1, r->pos.sha1[pcr], SHA1_SIZE, e->sha1_extended, SHA1_SIZE,
+               r->pos.sha1[pcr]) < 0 ||
+            md(r->ctx256, r->sha256, r->pos.sha256[pcr], SHA256_SIZE, e->sha256_extended, SHA256_SIZE,
                r->pos.sha256[pcr]) < 0)
                 return cvm_error_set(err, -EIO, "OpenSSL digest failed");
         r->pos.pcr_mask |= 1u << pcr;
@@ -1042,7 +1059,8 @@ struct ima_reader *ima_reader_free(struct ima_reader *r)
         if (!r->memory)
                 free(r->buf);
         free(r->td);
-        EVP_MD_CTX_free(r->ctx);
+        EVP_MD_CTX_free(r->ctx1);
+        EVP_MD_CTX_free(r->ctx256);
         EVP_MD_free(r->sha1);
         EVP_MD_free(r->sha256);
         free(r);
@@ -1120,10 +1138,11 @@ static int reader_start(struct ima_reader *r, enum ima_format format, const stru
         size_t size = 0;
         int k;
 
-        r->ctx = EVP_MD_CTX_new();
+        r->ctx1 = EVP_MD_CTX_new();
+        r->ctx256 = EVP_MD_CTX_new();
         r->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
         r->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-        if (!r->ctx || !r->sha1 || !r->sha256)
+        if (!r->ctx1 || !r->ctx256 || !r->sha1 || !r->sha256)
                 return cvm_error_set(err, -ENOMEM, "cannot set up SHA-1/SHA-256 digests");
         ima_position_init(&r->pos);
         r->pos.format = format;
