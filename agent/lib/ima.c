@@ -1012,6 +1012,8 @@ static void consume(struct ima_reader *r, size_t size)
         r->pos.last_offset = r->pos.offset;
         r->pos.offset += size;
         r->pos.entries++;
+        /* Keep the unused tail zero: positions compare (and serialise) canonically. */
+        memset(r->pos.last_template_hash, 0, sizeof(r->pos.last_template_hash));
         memcpy(r->pos.last_template_hash, e->template_hash, e->template_hash_size);
         r->pos.last_template_hash_size = (uint8_t)e->template_hash_size;
 }
