@@ -900,12 +900,15 @@ static int parse_entry(struct ima_reader *r, size_t *ret_size, struct cvm_error 
         return parse_binary(r, ret_size, err);
 }
 
-static int md(EVP_MD_CTX *ctx, const EVP_MD *m, const void *a, size_t na, const void *b, size_t nb,
-              uint8_t *out)
+/*
+ * Digest with a context set up once in reader_start(): a NULL type re-initialises it with its own
+ * digest, which skips OpenSSL's per-call ENGINE lookup and algorithm-context reallocation.
+ */
+static int md(EVP_MD_CTX *ctx, const void *a, size_t na, const void *b, size_t nb, uint8_t *out)
 {
         unsigned int len;
 
-        if (EVP_DigestInit_ex2(ctx, m, NULL) != 1 || EVP_DigestUpdate(ctx, a, na) != 1 ||
+        if (EVP_DigestInit_ex2(ctx, NULL, NULL) != 1 || EVP_DigestUpdate(ctx, a, na) != 1 ||
             (b && EVP_DigestUpdate(ctx, b, nb) != 1) || EVP_DigestFinal_ex(ctx, out, &len) != 1)
                 return -EIO;
         return 0;
@@ -978,8 +981,8 @@ static int verify_and_replay(struct ima_reader *r, struct ima_entry *e, struct c
                 memset(e->sha1_extended, 0xff, sizeof(e->sha1_extended));
                 memset(e->sha256_extended, 0xff, sizeof(e->sha256_extended));
         } else {
-                if (md(r->ctx1, r->sha1, e->template_data, e->template_data_size, NULL, 0, c1) < 0 ||
-                    md(r->ctx256, r->sha256, e->template_data, e->template_data_size, NULL, 0, c256) < 0)
+                if (md(r->ctx1, e->template_data, e->template_data_size, NULL, 0, c1) < 0 ||
+                    md(r->ctx256, e->template_data, e->template_data_size, NULL, 0, c256) < 0)
                         return cvm_error_set(err, -EIO, "OpenSSL digest failed");
                 if (e->template_hash_size == SHA1_SIZE) {
                         e->template_hash_alg = hash_alg_by_tpm_id(TPM_ALG_SHA1);
@@ -995,9 +998,8 @@ static int verify_and_replay(struct ima_reader *r, struct ima_entry *e, struct c
                 }
                 memcpy(e->sha256_extended, c256, SHA256_SIZE);
         }
-        if (md(r->ctx1, r->sha1, r->pos.sha1[pcr], SHA1_SIZE, e->sha1_extended, SHA1_SIZE,
-               r->pos.sha1[pcr]) < 0 ||
-            md(r->ctx256, r->sha256, r->pos.sha256[pcr], SHA256_SIZE, e->sha256_extended, SHA256_SIZE,
+        if (md(r->ctx1, r->pos.sha1[pcr], SHA1_SIZE, e->sha1_extended, SHA1_SIZE, r->pos.sha1[pcr]) < 0 ||
+            md(r->ctx256, r->pos.sha256[pcr], SHA256_SIZE, e->sha256_extended, SHA256_SIZE,
                r->pos.sha256[pcr]) < 0)
                 return cvm_error_set(err, -EIO, "OpenSSL digest failed");
         r->pos.pcr_mask |= 1u << pcr;
@@ -1144,7 +1146,9 @@ static int reader_start(struct ima_reader *r, enum ima_format format, const stru
         r->ctx256 = EVP_MD_CTX_new();
         r->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
         r->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-        if (!r->ctx1 || !r->ctx256 || !r->sha1 || !r->sha256)
+        if (!r->ctx1 || !r->ctx256 || !r->sha1 || !r->sha256 ||
+            EVP_DigestInit_ex2(r->ctx1, r->sha1, NULL) != 1 ||
+            EVP_DigestInit_ex2(r->ctx256, r->sha256, NULL) != 1)
                 return cvm_error_set(err, -ENOMEM, "cannot set up SHA-1/SHA-256 digests");
         ima_position_init(&r->pos);
         r->pos.format = format;
