@@ -6,6 +6,7 @@ import hashlib
 import os
 import sys
 
+sys.dont_write_bytecode = True  # keep the source tree clean (no __pycache__)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from emulator import Emulator, HttpError, Response  # noqa: E402
