@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -22,7 +23,8 @@
 #define QUOTE_MAX 160
 
 struct http_client {
-        CURL *curl;
+        CURLSH *share; /* cookie jar, connection pool, TLS sessions, DNS cache */
+        CURL *curl;    /* the attempt in progress, NULL between attempts */
         char *ca_file;
         char *proxy;
         char **plain_hosts;
@@ -177,6 +179,8 @@ struct http_client *http_client_free(struct http_client *c)
                 return NULL;
         if (c->curl)
                 curl_easy_cleanup(c->curl);
+        if (c->share)
+                (void)curl_share_cleanup(c->share);
         free(c->ca_file);
         free(c->proxy);
         strv_free(c->plain_hosts);
@@ -210,13 +214,24 @@ int http_client_new(const struct http_client_config *cfg, struct http_client **r
                 curl_global_cleanup();
                 return cvm_error_set(err, -ENOMEM, "out of memory");
         }
-        c->curl = curl_easy_init();
+        c->share = curl_share_init();
         c->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
         c->proxy = cfg->proxy ? strdup(cfg->proxy) : NULL;
         c->plain_hosts = strv_copy(cfg->plain_http_hosts);
-        if (!c->curl || (cfg->ca_file && !c->ca_file) || (cfg->proxy && !c->proxy) || !c->plain_hosts) {
+        if (!c->share || (cfg->ca_file && !c->ca_file) || (cfg->proxy && !c->proxy) || !c->plain_hosts) {
                 http_client_free(c);
                 return cvm_error_set(err, -ENOMEM, "out of memory");
+        }
+        /*
+         * Each attempt gets a fresh easy handle (no option survives from an earlier request);
+         * what must persist across requests of this client lives in the share.
+         */
+        if (curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE) != CURLSHE_OK ||
+            curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+            curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+            curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK) {
+                http_client_free(c);
+                return cvm_error_set(err, -EIO, "libcurl cannot share cookies and connections");
         }
 
         c->connect_timeout_ms = cfg->connect_timeout_ms ?: HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
@@ -241,11 +256,6 @@ int http_client_new(const struct http_client_config *cfg, struct http_client **r
         if (!c->rng && getrandom(&c->rng, sizeof(c->rng), GRND_NONBLOCK) != sizeof(c->rng))
                 c->rng = real_now_usec(NULL) ^ ((uint64_t)getpid() << 32);
 
-        /* An empty cookie file name turns on curl's in-memory cookie engine for this handle. */
-        if (curl_easy_setopt(c->curl, CURLOPT_COOKIEFILE, "") != CURLE_OK) {
-                http_client_free(c);
-                return cvm_error_set(err, -EIO, "libcurl has no cookie support");
-        }
         *ret = c;
         return 0;
 }
@@ -521,13 +531,15 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 static int setup_attempt(struct http_client *c, const struct http_request *req, const char *protocol,
                          struct curl_slist *headers, struct transfer *t, uint64_t remaining_ms)
 {
-        CURL *h = c->curl;
         uint64_t total_ms = min_u64(c->attempt_timeout_ms, remaining_ms);
         uint64_t connect_ms = min_u64(c->connect_timeout_ms, total_ms);
         CURLcode cc = CURLE_OK;
+        CURL *h;
 
-        /* Start from libcurl's defaults each time: cookies and live connections survive a reset. */
-        curl_easy_reset(h);
+        assert(!c->curl);
+        h = c->curl = curl_easy_init();
+        if (!h)
+                return -ENOMEM;
         c->errbuf[0] = '\0';
 
 #define SET(opt, val)                                       \
@@ -535,6 +547,7 @@ static int setup_attempt(struct http_client *c, const struct http_request *req, 
                 if (cc == CURLE_OK)                         \
                         cc = curl_easy_setopt(h, opt, val); \
         } while (0)
+        SET(CURLOPT_SHARE, c->share);
         SET(CURLOPT_URL, req->url);
         SET(CURLOPT_PROTOCOLS_STR, protocol);
         SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
@@ -550,6 +563,7 @@ static int setup_attempt(struct http_client *c, const struct http_request *req, 
         /* An empty proxy string disables proxies, including http_proxy & co from the environment. */
         SET(CURLOPT_PROXY, c->proxy ?: "");
         SET(CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
+        /* An empty file name turns the cookie engine on; the cookies themselves live in the share. */
         SET(CURLOPT_COOKIEFILE, "");
         SET(CURLOPT_NOSIGNAL, 1L);
         SET(CURLOPT_NOPROGRESS, 1L);
@@ -574,7 +588,14 @@ static int setup_attempt(struct http_client *c, const struct http_request *req, 
                 }
         }
 #undef SET
-        return cc == CURLE_OK ? 0 : -EIO;
+        return cc == CURLE_OK ? 0 : cc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+}
+
+static void attempt_done(struct http_client *c)
+{
+        if (c->curl)
+                curl_easy_cleanup(c->curl);
+        c->curl = NULL;
 }
 
 static void curl_text(struct http_client *c, CURLcode cc, char *out, size_t out_size)
@@ -763,8 +784,12 @@ int http_client_send(struct http_client *c, const struct http_request *req, stru
                 t.capacity = 0;
                 t.header_bytes = 0;
                 t.oversize = t.headers_oversize = t.nomem = false;
-                if (setup_attempt(c, req, protocol, headers, &t, (deadline - now + 999) / 1000) < 0)
-                        return cvm_error_set(err, -EIO, "%s: libcurl refused an option", display);
+                r = setup_attempt(c, req, protocol, headers, &t, (deadline - now + 999) / 1000);
+                if (r < 0) {
+                        attempt_done(c);
+                        return cvm_error_set(err, r, "%s: cannot set up the transfer: %s", display,
+                                             r == -ENOMEM ? "out of memory" : "libcurl refused an option");
+                }
 
                 attempt_start = now;
                 cc = curl_easy_perform(c->curl);
@@ -775,6 +800,7 @@ int http_client_send(struct http_client *c, const struct http_request *req, stru
                         classify_status(resp->status, req, resp, &o);
                 } else
                         classify_curl_error(c, cc, &t, (now - attempt_start) / 1000, &o);
+                attempt_done(c);
 
                 if (o.code == 0) {
                         if (!resp->body) {
