@@ -204,6 +204,9 @@ int http_client_new(const struct http_client_config *cfg, struct http_client **r
                 if (!cfg->plain_http_hosts[i][0] || strpbrk(cfg->plain_http_hosts[i], "/@:?# "))
                         return cvm_error_set(err, -EINVAL, "plain-http host %zu is not a bare host name",
                                              i + 1);
+        if (cfg->max_response_size > HTTP_MAX_RESPONSE_LIMIT)
+                return cvm_error_set(err, -EINVAL, "max_response_size %zu is above the limit of %zu",
+                                     cfg->max_response_size, (size_t)HTTP_MAX_RESPONSE_LIMIT);
         if (cfg->ca_file && access(cfg->ca_file, R_OK) < 0)
                 return cvm_error_set(err, -errno, "CA file %s: %s", cfg->ca_file, strerror(errno));
 
@@ -300,7 +303,12 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 static int set_header_value(char **field, const char *v, size_t len, bool append)
 {
         size_t old = append && *field ? strlen(*field) : 0;
+        const char *nul = memchr(v, '\0', len);
         char *s;
+
+        /* Stop at a NUL byte, so strlen() covers all of it when the value is wiped. */
+        if (nul)
+                len = (size_t)(nul - v);
 
         s = malloc(old + (old ? 1 : 0) + len + 1);
         if (!s)
@@ -754,6 +762,9 @@ int http_client_send(struct http_client *c, const struct http_request *req, stru
         fmt(method, sizeof(method), "%s", req->method);
         if (strcmp(method, "GET") == 0 && req->body)
                 return cvm_error_set(err, -EINVAL, "GET request with a body");
+        if (req->max_response_size > HTTP_MAX_RESPONSE_LIMIT)
+                return cvm_error_set(err, -EINVAL, "response size limit %zu is above %zu",
+                                     req->max_response_size, (size_t)HTTP_MAX_RESPONSE_LIMIT);
         r = check_url(c, method, req->url, display, sizeof(display), &protocol, err);
         if (r < 0)
                 return r;

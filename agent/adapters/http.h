@@ -13,8 +13,9 @@
  * may carry a secret (bodies, Authorization, cookies, URL query strings) is ever written to an
  * error message or to the retry callback; response bodies are wiped when freed.
  *
- * A client holds one curl handle and an in-memory cookie jar shared by all its requests (the
- * KBS session cookie). It is not thread-safe: use one client per thread.
+ * A client keeps an in-memory cookie jar (the KBS session cookie), a connection pool and TLS
+ * sessions across its requests; each attempt runs on a fresh curl easy handle, so nothing else
+ * carries over. A client is not thread-safe: use one per thread.
  */
 #pragma once
 
@@ -33,6 +34,8 @@
 #define HTTP_DEFAULT_BACKOFF_BASE_MS    250u
 #define HTTP_DEFAULT_BACKOFF_MAX_MS     8000u
 #define HTTP_DEFAULT_MAX_RESPONSE_SIZE  (1024u * 1024u)
+/* Largest accepted max_response_size (client or request): -EINVAL above. */
+#define HTTP_MAX_RESPONSE_LIMIT (256u * 1024u * 1024u)
 
 /*
  * Time sources, replaceable so tests can check backoff and Retry-After without real waits.
@@ -46,19 +49,20 @@ struct http_clock {
 };
 
 struct http_client_config {
-        const char *ca_file;                 /* PEM bundle trusted alone; NULL: system store */
-        const char *proxy;                   /* explicit proxy URL; NULL: none, env ignored */
-        const char *const *plain_http_hosts; /* NULL-terminated hosts allowed over http://,
-                                                   e.g. "169.254.169.254"; NULL: https only */
-        unsigned connect_timeout_ms;         /* per attempt */
-        unsigned attempt_timeout_ms;         /* whole attempt, connect to last body byte */
-        unsigned deadline_ms;                /* overall, for requests without their own */
-        unsigned max_attempts;               /* including the first */
-        unsigned backoff_base_ms;            /* ceiling of the first retry delay */
-        unsigned backoff_max_ms;             /* ceiling of any backoff delay */
-        size_t max_response_size;            /* body bytes; larger responses fail -EFBIG */
-        uint64_t jitter_seed;                /* 0: seeded from getrandom() */
-        const struct http_clock *clock;      /* NULL: real clocks; copied */
+        const char *ca_file; /* PEM bundle trusted alone; NULL: system store */
+        const char *proxy;   /* explicit proxy URL; NULL: none, env ignored */
+        /* NULL-terminated host names or IPv4 addresses allowed over http://, such as
+         * "169.254.169.254"; NULL: https only. */
+        const char *const *plain_http_hosts;
+        unsigned connect_timeout_ms;    /* per attempt */
+        unsigned attempt_timeout_ms;    /* whole attempt, connect to last body byte */
+        unsigned deadline_ms;           /* overall, for requests without their own */
+        unsigned max_attempts;          /* including the first */
+        unsigned backoff_base_ms;       /* ceiling of the first retry delay */
+        unsigned backoff_max_ms;        /* ceiling of any backoff delay */
+        size_t max_response_size;       /* body bytes; larger responses fail -EFBIG */
+        uint64_t jitter_seed;           /* 0: seeded from getrandom() */
+        const struct http_clock *clock; /* NULL: real clocks; copied */
         /*
          * Called before each retry with the error code of the failed attempt and a line such as
          * "POST https://host/attest/AzureGuest: attempt 3/5: HTTP 503, retrying in 1.2 s"
@@ -75,12 +79,13 @@ struct http_request {
         const void *body;           /* request body, may be NULL */
         size_t body_size;
         const char *content_type; /* of @body; adds "Content-Type:"; may be NULL */
-        const char *accept;       /* expected response media type: sent as "Accept:" and a
-                                           2xx response of another type fails -EBADMSG; NULL:
-                                           anything */
-        const char *bearer;       /* adds "Authorization: Bearer <bearer>"; may be NULL */
-        uint64_t deadline_usec;   /* absolute, on http_client_now_usec()'s clock; 0: now +
-                                           the client's deadline_ms */
+        /* Expected response media type, sent as "Accept:"; a 2xx response of another type
+         * fails with -EBADMSG. NULL: anything. */
+        const char *accept;
+        const char *bearer; /* adds "Authorization: Bearer <bearer>"; may be NULL */
+        /* Absolute deadline on http_client_now_usec()'s clock; 0: now + the client's
+         * deadline_ms. Pass one deadline to every request of a whole unlock. */
+        uint64_t deadline_usec;
         unsigned max_attempts;    /* 0: the client's; 1: no retries */
         size_t max_response_size; /* 0: the client's */
 };
@@ -90,16 +95,15 @@ struct http_response {
         unsigned attempts;  /* how many attempts were made */
         char *content_type; /* Content-Type value, NULL when absent */
         char *retry_after;  /* Retry-After value, NULL when absent */
-        char *set_cookie;   /* Set-Cookie values joined by '\n', NULL when none;
-                                           secret: wiped on free */
-        uint8_t *body;      /* body bytes plus a NUL (not counted); never NULL */
+        char *set_cookie;   /* Set-Cookie values joined by '\n', NULL when none; wiped on free */
+        uint8_t *body;      /* body plus a NUL (not counted); never NULL; wiped on free */
         size_t body_size;
 };
 
 struct http_client;
 
 /**
- * http_client_new() - create a client with its own curl handle and cookie jar.
+ * http_client_new() - create a client with its own cookie jar and connection pool.
  * @cfg: settings (zero fields take the HTTP_DEFAULT_* values); strings and the clock are
  *       copied, so @cfg may go away afterwards. May be NULL for all defaults.
  * @ret: the new client, freed with http_client_free(); written only on success.

@@ -21,6 +21,7 @@
  * and asctime ("Sun Nov  6 08:49:37 1994") forms, which recipients must accept.
  * @s: the text; @len: its length (need not be NUL-terminated).
  * @now: current time, used only to place an RFC 850 two-digit year in the right century.
+ * The day name must be one of the seven but is not checked against the date (as most clients).
  * @ret: seconds since the epoch (UTC), written only on success.
  * Return: 0, or -EINVAL when the text is not an HTTP-date.
  */

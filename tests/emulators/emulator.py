@@ -37,7 +37,7 @@ one), optionally only to paths starting with `path`:
   {"kind": "flag", "name": "wrong_nonce"}  consumed by emulator handlers through req.take_flag()
 
 Other control endpoints: GET/DELETE /faults, GET/DELETE /requests (the request log: method, path,
-query, headers, body size and SHA-256; never bodies), GET /health, plus emulator-specific ones
+query, headers, client port, body size and SHA-256; never bodies), GET /health, plus emulator-specific ones
 added with Emulator.control_route(). The access log on stderr (--verbose only) carries method,
 path and status, never headers or bodies.
 """
@@ -327,6 +327,9 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
         super().__init__(("127.0.0.1", 0), handler)
 
     def finish_request(self, request, client_address):
+        # Headers and body go out in separate writes; without this, Nagle's algorithm and the
+        # client's delayed ACK add 40 ms to every response.
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = request
         if self.contexts is not None:
             fault = self.emulator.faults.take(CONNECTION_FAULTS)
@@ -479,6 +482,7 @@ class Emulator:
             "time": time.time(),
             "method": req.method,
             "path": req.path,
+            "client_port": req.client[1] if req.client else None,
             "query": req.query,
             "headers": {k: v for k, v in req.headers.items()},
             "body_size": len(req.body),

@@ -446,6 +446,39 @@ static void test_empty_body(void **state)
         assert_int_equal(r->body[0], 0);
 }
 
+/* Sequential requests of one client reuse one TLS connection (the share keeps the pool). */
+static void test_connection_reuse(void **state)
+{
+        _cleanup_(http_client_freep) struct http_client *c = NULL;
+        _cleanup_(json_object_putp) json_object *log = NULL;
+        const int n = 20;
+        uint64_t start, elapsed;
+        int first_port = -1;
+
+        require_server();
+        c = client(true);
+        start = mono_usec();
+        for (int i = 0; i < n; i++) {
+                _cleanup_(http_response_freep) struct http_response *r = NULL;
+                struct cvm_error err = {};
+
+                assert_int_equal(get(c, "/echo", &r, &err), 0);
+        }
+        elapsed = mono_usec() - start;
+        print_message("        %d sequential GETs on one client: %.2f ms each\n", n, elapsed / 1e3 / n);
+
+        log = ctl("GET", "/requests", NULL);
+        assert_int_equal(json_object_array_length(log), n);
+        for (int i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(log, i), *p;
+
+                assert_true(json_object_object_get_ex(e, "client_port", &p));
+                if (first_port < 0)
+                        first_port = json_object_get_int(p);
+                assert_int_equal(json_object_get_int(p), first_port);
+        }
+}
+
 /* ---- retries ----------------------------------------------------------------------------------- */
 
 static void test_retry_503_then_success(void **state)
@@ -930,6 +963,7 @@ static void test_bad_requests(void **state)
                 {{.method = "GET", .url = "not a url"}, -EINVAL},
                 {{.method = "GET", .url = "https://user:" SECRET "@127.0.0.1/echo"}, -EINVAL},
                 {{.method = "GET", .url = NULL}, -EINVAL},
+                {{.method = "GET", .url = url("/echo"), .max_response_size = SIZE_MAX}, -EINVAL},
         };
 
         require_server();
@@ -1099,6 +1133,11 @@ static void test_config_errors(void **state)
         assert_int_equal(http_client_new(&cfg, &c, &err), -EINVAL);
         assert_null(c);
 
+        cfg = (struct http_client_config){.max_response_size = SIZE_MAX};
+        cvm_error_clear(&err);
+        assert_int_equal(http_client_new(&cfg, &c, &err), -EINVAL);
+        assert_null(c);
+
         /* All defaults. */
         assert_int_equal(http_client_new(NULL, &c, &err), 0);
         assert_true(http_client_now_usec(c) > 0);
@@ -1114,6 +1153,7 @@ int main(void)
                 T(test_get_json),
                 T(test_methods_body_headers),
                 T(test_empty_body),
+                T(test_connection_reuse),
                 T(test_retry_503_then_success),
                 T(test_retry_each_fault),
                 T(test_retries_exhausted),
