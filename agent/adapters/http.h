@@ -5,7 +5,7 @@
  * Policy, not options: TLS peer and host verification are always on (there is no insecure
  * mode; tests trust a test CA through @ca_file); only https is spoken, except plain http to the
  * hosts listed in @plain_http_hosts (the link-local metadata endpoint 169.254.169.254 on Azure);
- * redirects are never followed; proxies from the environment are ignored unless @proxy says so.
+ * redirects are never followed; proxy settings from the environment are ignored (@proxy only).
  *
  * Every request runs inside one overall deadline on the monotonic clock: attempts are retried
  * on connection errors, timeouts, 408, 429 and 5xx with exponential backoff and full jitter,

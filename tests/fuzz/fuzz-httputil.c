@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        static const time_t nows[] = { 0, 784111777, 1748736000, 4102444800 };
+        static const time_t nows[] = {0, 784111777, 1748736000, 4102444800};
         uint64_t seconds, rng;
         time_t now, t;
         char *s;

@@ -106,9 +106,11 @@ static void test_retry_after(void **state)
         assert_int_equal(s, HTTPUTIL_RETRY_AFTER_MAX);
 
         /* HTTP-date: relative to now; past dates mean "now"; far future clamps. */
-        assert_int_equal(httputil_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 29, EXAMPLE_TIME - 10, &s), 0);
+        assert_int_equal(
+                httputil_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 29, EXAMPLE_TIME - 10, &s), 0);
         assert_int_equal(s, 10);
-        assert_int_equal(httputil_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 29, EXAMPLE_TIME + 10, &s), 0);
+        assert_int_equal(
+                httputil_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", 29, EXAMPLE_TIME + 10, &s), 0);
         assert_int_equal(s, 0);
         assert_int_equal(httputil_parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", 29, NOW_2025, &s), 0);
         assert_int_equal(s, HTTPUTIL_RETRY_AFTER_MAX);
@@ -168,7 +170,8 @@ static void test_backoff(void **state)
         /* Full jitter: within [0, min(cap, base * 2^(retry-1))], and spread over that range. */
         for (unsigned n = 0; n < 2000; n++)
                 for (unsigned retry = 1; retry <= 8; retry++) {
-                        uint64_t ceiling = 100u << (retry - 1), x = httputil_backoff_ms(retry, 100, 3000, &a);
+                        uint64_t ceiling = 100u << (retry - 1),
+                                 x = httputil_backoff_ms(retry, 100, 3000, &a);
 
                         if (ceiling > 3000)
                                 ceiling = 3000;
@@ -193,7 +196,7 @@ static void test_backoff(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_http_date_forms),  cmocka_unit_test(test_rfc850_century),
+                cmocka_unit_test(test_http_date_forms),   cmocka_unit_test(test_rfc850_century),
                 cmocka_unit_test(test_http_date_rejects), cmocka_unit_test(test_retry_after),
                 cmocka_unit_test(test_media_type),        cmocka_unit_test(test_status_retryable),
                 cmocka_unit_test(test_backoff),
