@@ -65,15 +65,18 @@ Q := @
 endif
 
 LIB_SRC   := $(sort $(wildcard agent/lib/*.c))
+ADAPTER_SRC := $(sort $(wildcard agent/adapters/*.c))
 CLI_SRC   := $(sort $(wildcard agent/cli/*.c))
 TEST_SRC  := $(sort $(wildcard tests/unit/test-*.c))
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz-*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
+ADAPTER_OBJ := $(ADAPTER_SRC:%.c=$(B)/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(B)/%.o)
 TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 LIBCVM    := $(B)/libcvm.a
+LIBADAPTERS := $(B)/libcvm-adapters.a
 AGENT     := $(B)/cvm-agent
 
 .SECONDARY:
@@ -91,15 +94,25 @@ $(LIBCVM): $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(AGENT): $(CLI_OBJ) $(LIBCVM)
+# Adapters wrap one external library each (libcurl, tss2-esys, ...); they see their own headers.
+$(B)/agent/adapters/%.o: agent/adapters/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -Iagent/adapters -c -o $@ $<
+
+$(LIBADAPTERS): $(ADAPTER_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(AGENT): $(CLI_OBJ) $(LIBADAPTERS) $(LIBCVM)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBCVM) $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBADAPTERS) $(LIBCVM) $(LIBS)
 
 # Unit tests: one cmocka binary per tests/unit/test-*.c, linked against the library.
-$(B)/tests/%: tests/unit/%.c $(LIBCVM) tests/unit/testlib.h
+$(B)/tests/%: tests/unit/%.c $(LIBADAPTERS) $(LIBCVM) tests/unit/testlib.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST-CC $<")
-	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(LIBCVM) $(LIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -Itests/unit -Iagent/adapters $(ALL_LDFLAGS) -o $@ $< $(LIBADAPTERS) $(LIBCVM) $(LIBS) -lcmocka
 
 deps:
 	$(Q)./packaging/install-deps.sh
@@ -145,12 +158,12 @@ install: $(AGENT)
 	install -m 0644 agent/man/*.1 $(DESTDIR)$(MANDIR)/man1/
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard agent/lib/*.h agent/cli/*.h)
+	clang-format -i $(LIB_SRC) $(ADAPTER_SRC) $(CLI_SRC) $(wildcard agent/lib/*.h agent/adapters/*.h agent/cli/*.h)
 
 format-check:
-	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(wildcard agent/lib/*.h agent/cli/*.h)
+	clang-format --dry-run --Werror $(LIB_SRC) $(ADAPTER_SRC) $(CLI_SRC) $(wildcard agent/lib/*.h agent/adapters/*.h agent/cli/*.h)
 
 clean:
 	rm -rf build build-sanitize $(BUILDDIR) dist
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(ADAPTER_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
