@@ -340,7 +340,9 @@ int cmd_report(int argc, char *argv[])
         _cleanup_(snp_vek_freep) struct snp_vek *vek = NULL;
         _cleanup_(json_object_putp) json_object *out = NULL, *problems = NULL;
         _cleanup_free_ unsigned char *buf = NULL;
+        _cleanup_free_ const char **chain_paths = calloc((size_t)argc + 1, sizeof(char *));
         const char *vcek_path = NULL, *path;
+        size_t n_chain = 0;
         struct cvm_error err = {};
         struct verdict v = {};
         struct snp_report snp_storage, *snp;
@@ -349,6 +351,8 @@ int cmd_report(int argc, char *argv[])
         size_t size;
         int c, r;
 
+        if (!chain_paths)
+                return cli_fail(NULL, NULL, -ENOMEM);
         optind = 0;
         opterr = 0; /* our own one-line messages */
         while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0) {
@@ -363,9 +367,7 @@ int cmd_report(int argc, char *argv[])
                         vcek_path = optarg;
                         break;
                 case OPT_CHAIN:
-                        r = load_chain_file(optarg, &chain);
-                        if (r != EXIT_OK)
-                                return r;
+                        chain_paths[n_chain++] = optarg;
                         break;
                 case OPT_AT:
                         if (parse_rfc3339(optarg, &at) < 0)
@@ -384,9 +386,14 @@ int cmd_report(int argc, char *argv[])
         if (optind + 1 != argc)
                 return cli_usage_error("report",
                                        optind >= argc ? "missing report FILE" : "too many arguments");
-        if (chain && !vcek_path)
+        if (n_chain > 0 && !vcek_path)
                 return cli_usage_error("report", "--chain needs --vcek");
         path = argv[optind];
+        for (size_t i = 0; i < n_chain; i++) {
+                r = load_chain_file(chain_paths[i], &chain);
+                if (r != EXIT_OK)
+                        return r;
+        }
 
         r = cli_read_input(path, REPORT_MAX_SIZE, &buf, &size);
         if (r != EXIT_OK)
