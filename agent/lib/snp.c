@@ -928,8 +928,10 @@ int snp_vek_match_report(const struct snp_vek *vek, const struct snp_report *r, 
         struct snp_tcb t;
 
         m.signing_key = key == (unsigned)vek->type;
-        if (!m.signing_key)
-                add_reason(m.reason, "the report is signed by %s but the certificate is a %s",
+        if (key == SNP_SIGNING_KEY_NONE)
+                add_reason(m.reason, "the report is not signed (SIGNING_KEY is none)");
+        else if (!m.signing_key)
+                add_reason(m.reason, "the report is signed by a %s but the certificate is a %s",
                            snp_signing_key_name(key), snp_signing_key_name(vek->type));
 
         if (r->product_from_cpuid && vek->product != AMD_PRODUCT_UNKNOWN) {
@@ -946,6 +948,12 @@ int snp_vek_match_report(const struct snp_vek *vek, const struct snp_report *r, 
                 } else if (is_all_zero(r->chip_id, sizeof(r->chip_id))) {
                         m.hwid = 0;
                         add_reason(m.reason, "the report's chip_id is masked (all zero)");
+                } else if (product != AMD_PRODUCT_UNKNOWN &&
+                           vek->hwid_size != (product == AMD_PRODUCT_TURIN ? 8u : 64u)) {
+                        /* A short hwID must not weaken the comparison on products with 64-byte IDs. */
+                        m.hwid = 0;
+                        add_reason(m.reason, "the VCEK hwID is %zu bytes; %s uses %u", vek->hwid_size,
+                                   amd_product_name(product), product == AMD_PRODUCT_TURIN ? 8u : 64u);
                 } else {
                         /* Turin hwIDs are the first 8 bytes of CHIP_ID. */
                         m.hwid = memcmp(r->chip_id, vek->hwid, vek->hwid_size) == 0;

@@ -644,7 +644,28 @@ static void test_match(void **state)
         f.report.flags = SNP_SIGNING_KEY_VLEK << 2;
         assert_int_equal(snp_vek_match_report(f.vek, &f.report, &m), 0);
         assert_int_equal(m.signing_key, 0);
-        assert_non_null(strstr(m.reason, "signed by VLEK but the certificate is a VCEK"));
+        assert_non_null(strstr(m.reason, "signed by a VLEK but the certificate is a VCEK"));
+        /* ... or claims to be unsigned. */
+        f.report.flags = SNP_SIGNING_KEY_NONE << 2;
+        assert_int_equal(snp_vek_match_report(f.vek, &f.report, &m), 0);
+        assert_int_equal(m.signing_key, 0);
+        assert_non_null(strstr(m.reason, "not signed"));
+        fixture_done(&f);
+}
+
+/* An 8-byte hwID would only compare 8 bytes: refused for Milan, whose IDs have 64. */
+static void test_match_short_hwid_on_milan(void **state)
+{
+        struct snp_test_vek_opts o = milan_vcek;
+        struct snp_vek_match m;
+        struct fixture f;
+
+        o.hwid_size = 8;
+        fixture_make(&f, &o, 2, snp_test_tcb_milan(3, 0, 8, 115));
+        assert_int_equal(snp_vek_match_report(f.vek, &f.report, &m), 0);
+        assert_int_equal(m.status, SNP_CHECK_INVALID);
+        assert_int_equal(m.hwid, 0);
+        assert_non_null(strstr(m.reason, "hwID is 8 bytes; Milan uses 64"));
         fixture_done(&f);
 }
 
@@ -946,6 +967,7 @@ int main(void)
                 cmocka_unit_test(test_signature_unsigned_and_rsa),
                 cmocka_unit_test(test_match),
                 cmocka_unit_test(test_match_missing_extensions),
+                cmocka_unit_test(test_match_short_hwid_on_milan),
                 cmocka_unit_test(test_match_genoa_cpu_vs_milan_cert),
                 cmocka_unit_test(test_turin),
                 cmocka_unit_test(test_chain_with_test_root),
