@@ -2,7 +2,7 @@
 /*
  * The pinned AMD certificates. The PEM text is AMD's published ARK/ASK/ASVK certificates
  * (also served by the AMD Key Distribution Service, kdsintf.amd.com, /vcek/v1/<product>/cert_chain
- * and /vlek/v1/<product>/cert_chain); agent/amd/ holds the same files. The fingerprints are
+ * and /vlek/v1/<product>/cert_chain); agent/amd/<product>.pem bundles hold the same certificates. The fingerprints are
  * SHA-256 over the DER encoding and are checked every time a certificate is loaded.
  */
 #include <errno.h>

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The pinned AMD certificates: the compiled-in copies equal the shipped PEM files in agent/amd/,
+ * The pinned AMD certificates: the compiled-in copies equal the shipped PEM bundles in agent/amd/
+ * (<product>.pem holding ARK, ASK, ASVK in that order),
  * match the fingerprints AMD's chain is known by, and really form ARK -> ASK/ASVK per product.
  * Also cross-checks them with the copies in the real-data corpus when it is present.
  */
@@ -17,11 +18,6 @@ static const char *const file_stem[_AMD_PRODUCT_MAX] = {
         [AMD_PRODUCT_GENOA] = "genoa",
         [AMD_PRODUCT_TURIN] = "turin",
 };
-static const char *const file_role[_AMD_CERT_ROLE_MAX] = {
-        [AMD_CERT_ARK] = "ark",
-        [AMD_CERT_ASK] = "ask",
-        [AMD_CERT_ASVK] = "asvk",
-};
 
 /* The SHA-256 fingerprints of the three ARKs as published with the corpus (vectors README §3). */
 static const char *const ark_sha256[_AMD_PRODUCT_MAX] = {
@@ -30,16 +26,20 @@ static const char *const ark_sha256[_AMD_PRODUCT_MAX] = {
         [AMD_PRODUCT_TURIN] = "1f084161a44bb6d93778a904877d4819cafa5d05ef4193b2ded9dd9c73dd3f6a",
 };
 
-static X509 *read_pem_file(const char *path)
+/* The certificate at position @index (0-based) of the PEM bundle @path. */
+static X509 *read_pem_bundle_entry(const char *path, int index)
 {
         _cleanup_(fclosep) FILE *f = fopen(path, "re");
-        X509 *x;
+        X509 *x = NULL;
 
         if (!f)
                 fail_msg("cannot open %s (run the tests from the top of the source tree)", path);
-        x = PEM_read_X509(f, NULL, NULL, NULL);
-        if (!x)
-                fail_msg("%s holds no PEM certificate", path);
+        for (int i = 0; i <= index; i++) {
+                X509_free(x);
+                x = PEM_read_X509(f, NULL, NULL, NULL);
+                if (!x)
+                        fail_msg("%s holds no certificate #%d", path, i);
+        }
         return x;
 }
 
@@ -75,13 +75,14 @@ static void test_embedded_equal_shipped(void **state)
                         unsigned int n = 0;
                         char path[256];
 
-                        snprintf(path, sizeof(path), "agent/amd/%s_%s.pem", file_stem[p], file_role[role]);
-                        shipped = read_pem_file(path);
+                        /* The bundle order ARK, ASK, ASVK is the order of enum amd_cert_role. */
+                        snprintf(path, sizeof(path), "agent/amd/%s.pem", file_stem[p]);
+                        shipped = read_pem_bundle_entry(path, role);
                         assert_int_equal(amd_roots_load((enum amd_product)p, (enum amd_cert_role)role,
                                                         &embedded, NULL),
                                          0);
                         if (X509_cmp(embedded, shipped) != 0)
-                                fail_msg("%s differs from the compiled-in copy", path);
+                                fail_msg("%s #%d differs from the compiled-in copy", path, role);
                         assert_int_equal(X509_digest(shipped, EVP_sha256(), md, &n), 1);
                         assert_memory_equal(
                                 md, amd_roots_sha256((enum amd_product)p, (enum amd_cert_role)role), 32);
@@ -144,7 +145,7 @@ static void test_corpus_copies(void **state)
         skip_without_vectors();
         for (size_t i = 0; i < ELEMENTSOF(copies); i++) {
                 _cleanup_(X509_freep) X509 *embedded = NULL,
-                                           *corpus = read_pem_file(vector_path(copies[i].path));
+                                           *corpus = read_pem_bundle_entry(vector_path(copies[i].path), 0);
 
                 assert_int_equal(amd_roots_load(copies[i].product, copies[i].role, &embedded, NULL), 0);
                 if (X509_cmp(embedded, corpus) != 0)
