@@ -109,7 +109,7 @@ $(AGENT): $(CLI_OBJ) $(LIBADAPTERS) $(LIBCVM)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBADAPTERS) $(LIBCVM) $(LIBS)
 
 # Unit tests: one cmocka binary per tests/unit/test-*.c, linked against the library.
-$(B)/tests/%: tests/unit/%.c $(LIBADAPTERS) $(LIBCVM) tests/unit/testlib.h
+$(B)/tests/%: tests/unit/%.c $(LIBADAPTERS) $(LIBCVM) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST-CC $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -Itests/unit -Iagent/adapters $(ALL_LDFLAGS) -o $@ $< $(LIBADAPTERS) $(LIBCVM) $(LIBS) -lcmocka
