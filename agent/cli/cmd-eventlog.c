@@ -65,6 +65,23 @@ static const char *display_bank(json_object *doc, const struct hash_alg *bank)
         return n > 0 ? json_object_get_string(json_object_array_get_idx(banks, 0)) : NULL;
 }
 
+/* Descriptions can be whole grub menu entries; the full text is in --json. */
+#define DESCRIPTION_MAX 160
+
+static void print_truncated(const char *s, size_t max)
+{
+        size_t len = s ? strlen(s) : 0;
+
+        if (len <= max) {
+                printf("%s\n", s ? s : "");
+                return;
+        }
+        /* Cut on a UTF-8 character boundary. */
+        while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+                max--;
+        printf("%.*s...\n", (int)max, s);
+}
+
 static void print_pcr_banks(json_object *pcrs, const char *indent)
 {
         json_object_object_foreach (pcrs, bank, values) {
@@ -92,18 +109,23 @@ static void print_text(const char *path, json_object *doc, const struct hash_alg
                        (intmax_t)locality);
 
         if (!pcrs_only && json_object_object_get_ex(doc, "events", &events)) {
-                printf("\n%5s %3s  %-32s  %-*s  %s\n", "EVENT", "PCR", "TYPE",
-                       digest_bank ? (int)strlen(digest_bank) + 9 : 6, "DIGEST", "DESCRIPTION");
+                const struct hash_alg *alg = digest_bank ? hash_alg_by_name(digest_bank) : NULL;
+                int width = alg ? (int)(2 * alg->size) : 1;
+                char heading[32];
+
+                snprintf(heading, sizeof(heading), "DIGEST (%s)", digest_bank ? digest_bank : "-");
+                printf("\n%5s %3s  %-32s  %-*s  %s\n", "EVENT", "PCR", "TYPE", width, heading,
+                       "DESCRIPTION");
                 for (size_t i = 0; i < json_object_array_length(events); i++) {
                         json_object *e = json_object_array_get_idx(events, i), *digests;
                         const char *digest = NULL;
 
                         if (digest_bank && json_object_object_get_ex(e, "digests", &digests))
                                 digest = json_str(digests, digest_bank);
-                        printf("%5jd %3jd  %-32s  %s:%s  %s\n", (intmax_t)json_int(e, "number"),
-                               (intmax_t)json_int(e, "pcr"), json_str(e, "type"),
-                               digest_bank ? digest_bank : "-", digest ? digest : "-",
-                               json_str(e, "description"));
+                        printf("%5jd %3jd  %-32s  %-*s  ", (intmax_t)json_int(e, "number"),
+                               (intmax_t)json_int(e, "pcr"), json_str(e, "type"), width,
+                               digest ? digest : "-");
+                        print_truncated(json_str(e, "description"), DESCRIPTION_MAX);
                 }
         }
 

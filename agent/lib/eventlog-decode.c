@@ -252,9 +252,9 @@ static int describe_variable(FILE *f, const struct eventlog_event *ev)
                 if (subject) {
                         fputs(": ", f);
                         put_escaped(f, subject);
-                } else
-                        fprintf(f, ": %zu bytes", v.value_size);
-                return 0;
+                        return 0;
+                }
+                /* Not a certificate: shim's SbatLevel, for one, is text. */
         }
         if (is_boolean_name(v.name)) {
                 if (v.value_size == 1)
@@ -288,7 +288,8 @@ static int describe_variable(FILE *f, const struct eventlog_event *ev)
                 efi_load_option_done(&o);
                 return 0;
         }
-        if (is_signature_db_name(v.name)) {
+        /* A few bytes are a flag (shim's MokListTrusted = 1), not a signature list. */
+        if (is_signature_db_name(v.name) && (v.value_size == 0 || v.value_size >= 28)) {
                 struct efi_siglist_summary s;
 
                 efi_signature_lists_summarize(v.value, v.value_size, &s);
@@ -309,6 +310,10 @@ static int describe_variable(FILE *f, const struct eventlog_event *ev)
                 if (text) {
                         fputs(" = ", f);
                         put_escaped(f, text);
+                } else if (v.value_size > 0 && v.value_size <= 16) {
+                        fputs(" = 0x", f);
+                        for (size_t i = 0; i < v.value_size; i++)
+                                fprintf(f, "%02x", v.value[i]);
                 } else
                         fprintf(f, " (%zu bytes)", v.value_size);
         }
@@ -342,9 +347,8 @@ static int details_variable(json_object *o, const struct eventlog_event *ev)
                 r = authority_subject(&v, &subject);
                 if (r < 0)
                         return r;
-                if (subject && (r = json_add_string(o, "certificate_subject", subject)) < 0)
-                        return r;
-                return 0;
+                if (subject)
+                        return json_add_string(o, "certificate_subject", subject);
         }
         if (is_boolean_name(v.name) && v.value_size == 1)
                 return json_add(o, "value", json_object_new_int(v.value[0]));
@@ -387,7 +391,7 @@ static int details_variable(json_object *o, const struct eventlog_event *ev)
                 efi_load_option_done(&lo);
                 return r;
         }
-        if (is_signature_db_name(v.name)) {
+        if (is_signature_db_name(v.name) && (v.value_size == 0 || v.value_size >= 28)) {
                 json_object *lists = NULL;
 
                 r = efi_signature_lists_to_json(v.value, v.value_size, &lists);
@@ -404,6 +408,8 @@ static int details_variable(json_object *o, const struct eventlog_event *ev)
                 if (text)
                         return json_add_string(o, "value_string", text);
         }
+        if (v.value_size <= 16)
+                return json_add_hex(o, "value_hex", v.value, v.value_size);
         return 0;
 }
 
@@ -871,6 +877,36 @@ static int describe_separator(FILE *f, const struct eventlog_event *ev)
         return 0;
 }
 
+/* TCG_PCClientTaggedEvent: systemd-stub, for one, tags its initrd/cmdline measurements this way. */
+static int describe_event_tag(FILE *f, const struct eventlog_event *ev)
+{
+        struct eventlog_event inner;
+
+        if (ev->data_size < 8 || le32(ev->data + 4) != ev->data_size - 8)
+                return describe_text_or_size(f, ev);
+        fprintf(f, "tag 0x%08x: ", le32(ev->data));
+        inner = *ev;
+        inner.data = ev->data + 8;
+        inner.data_size = ev->data_size - 8;
+        return describe_text_or_size(f, &inner);
+}
+
+static int details_event_tag(json_object *o, const struct eventlog_event *ev)
+{
+        struct eventlog_event inner;
+        int r;
+
+        if (ev->data_size < 8 || le32(ev->data + 4) != ev->data_size - 8)
+                return details_text(o, ev);
+        if ((r = json_add_int(o, "tag_id", le32(ev->data))) < 0 ||
+            (r = json_add_int(o, "tag_data_size", le32(ev->data + 4))) < 0)
+                return r;
+        inner = *ev;
+        inner.data = ev->data + 8;
+        inner.data_size = ev->data_size - 8;
+        return details_text(o, &inner);
+}
+
 /* --- dispatch ------------------------------------------------------------------------------- */
 
 static bool is_variable_event(uint32_t type)
@@ -912,6 +948,8 @@ int eventlog_event_describe(const struct eventlog *log, size_t index, char **ret
                 r = describe_handoff(f, ev);
         else if (ev->type == EV_SEPARATOR && ev->data_size == 4)
                 r = describe_separator(f, ev);
+        else if (ev->type == EV_EVENT_TAG)
+                r = describe_event_tag(f, ev);
         else if ((ev->type == EV_POST_CODE || ev->type == EV_POST_CODE2) && ev->data_size == 16) {
                 fprintf(f, "blob at 0x%jx, 0x%jx bytes", (uintmax_t)le64(ev->data),
                         (uintmax_t)le64(ev->data + 8));
@@ -950,6 +988,8 @@ int eventlog_event_details(const struct eventlog *log, size_t index, json_object
                 r = details_handoff(o, ev);
         else if (ev->type == EV_SEPARATOR && ev->data_size == 4)
                 r = json_add_int(o, "separator_value", le32(ev->data));
+        else if (ev->type == EV_EVENT_TAG)
+                r = details_event_tag(o, ev);
         else if ((ev->type == EV_POST_CODE || ev->type == EV_POST_CODE2) && ev->data_size == 16) {
                 r = json_add_u64hex(o, "blob_base", le64(ev->data));
                 if (r >= 0)
