@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,8 +12,6 @@
 #include "cleanup.h"
 #include "efi.h"
 #include "util.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(X509_NAME *, X509_NAME_free)
 
 /* GUIDs in their in-memory byte order (first three fields little-endian). */
 struct known_guid {
@@ -83,6 +82,16 @@ const char *efi_guid_name(const uint8_t guid[static EFI_GUID_SIZE])
         return NULL;
 }
 
+/* open_memstream() for single-threaded formatting: per-character stdio locking is the main cost. */
+static FILE *memstream_open(char **buf, size_t *len)
+{
+        FILE *f = open_memstream(buf, len);
+
+        if (f)
+                __fsetlocking(f, FSETLOCKING_BYCALLER);
+        return f;
+}
+
 /* Finishes an open_memstream() buffer: NULL on any write or allocation failure. */
 static char *memstream_finish(FILE *f, char **buf)
 {
@@ -140,7 +149,7 @@ int efi_ucs2_to_utf8(const uint8_t *p, size_t n, char **ret)
 {
         _cleanup_free_ char *buf = NULL;
         size_t len;
-        FILE *f = open_memstream(&buf, &len);
+        FILE *f = memstream_open(&buf, &len);
 
         if (!f)
                 return -ENOMEM;
@@ -184,25 +193,34 @@ static size_t utf8_sequence_length(const uint8_t *p, size_t n)
 
 int efi_bytes_to_utf8(const uint8_t *p, size_t n, char **ret)
 {
-        _cleanup_free_ char *buf = NULL;
-        size_t len;
-        FILE *f = open_memstream(&buf, &len);
+        const uint8_t *nul = memchr(p, 0, n);
+        char *out, *o;
 
-        if (!f)
+        if (nul)
+                n = (size_t)(nul - p);
+        /* Every input byte becomes at most 3 output bytes (U+FFFD). */
+        if (n > (SIZE_MAX - 1) / 3)
                 return -ENOMEM;
-        for (size_t i = 0; i < n && p[i] != 0;) {
+        out = malloc(3 * n + 1);
+        if (!out)
+                return -ENOMEM;
+        o = out;
+        for (size_t i = 0; i < n;) {
                 size_t l = utf8_sequence_length(p + i, n - i);
 
                 if (l == 0) {
-                        put_utf8(f, 0xfffd);
+                        memcpy(o, "\xef\xbf\xbd", 3);
+                        o += 3;
                         i++;
                 } else {
-                        fwrite(p + i, 1, l, f);
+                        memcpy(o, p + i, l);
+                        o += l;
                         i += l;
                 }
         }
-        *ret = memstream_finish(f, &buf);
-        return *ret ? 0 : -ENOMEM;
+        *o = '\0';
+        *ret = out;
+        return 0;
 }
 
 bool efi_looks_like_ucs2(const uint8_t *p, size_t n)
@@ -414,7 +432,7 @@ int efi_device_path_to_text(const uint8_t *p, size_t n, char **ret)
         _cleanup_free_ char *buf = NULL;
         size_t len, off = 0;
         bool first = true;
-        FILE *f = open_memstream(&buf, &len);
+        FILE *f = memstream_open(&buf, &len);
 
         if (!f)
                 return -ENOMEM;
@@ -570,41 +588,100 @@ void efi_signature_lists_summarize(const uint8_t *p, size_t n, struct efi_siglis
         *ret = s;
 }
 
+/* One DER TLV header at p[0..n): tag, header length and content length (bounded by n). */
+static bool der_header(const uint8_t *p, size_t n, uint8_t *tag, size_t *hdr, size_t *len)
+{
+        size_t l = 0, k;
+
+        if (n < 2 || (p[0] & 0x1f) == 0x1f)
+                return false;
+        *tag = p[0];
+        if (p[1] < 0x80) {
+                l = p[1];
+                *hdr = 2;
+        } else {
+                k = p[1] & 0x7f;
+                if (k == 0 || k > 4 || n < 2 + k)
+                        return false;
+                for (size_t i = 0; i < k; i++)
+                        l = (l << 8) | p[2 + i];
+                *hdr = 2 + k;
+        }
+        if (l > n - *hdr)
+                return false;
+        *len = l;
+        return true;
+}
+
+/*
+ * Locates the subject Name of a DER certificate without decoding the whole certificate: a full
+ * d2i_X509() also decodes the public key, which dominates the cost of rendering a db or MokList
+ * with many certificates. Certificate = SEQUENCE { tbsCertificate = SEQUENCE { [0] version
+ * OPTIONAL, serialNumber, signature, issuer, validity, subject, ... }, ... }.
+ */
+static bool der_find_subject(const uint8_t *p, size_t n, const uint8_t **ret, size_t *ret_len)
+{
+        uint8_t tag;
+        size_t hdr, len;
+
+        if (!der_header(p, n, &tag, &hdr, &len) || tag != 0x30)
+                return false;
+        p += hdr;
+        n = len;
+        if (!der_header(p, n, &tag, &hdr, &len) || tag != 0x30)
+                return false;
+        p += hdr;
+        n = len;
+        /* version [0] (optional), serialNumber INTEGER, signature, issuer, validity SEQUENCEs */
+        for (int field = 0; field < 5; field++) {
+                static const uint8_t expected[] = {0xa0, 0x02, 0x30, 0x30, 0x30};
+
+                if (!der_header(p, n, &tag, &hdr, &len))
+                        return false;
+                if (tag != expected[field]) {
+                        if (field == 0)
+                                continue; /* no version field: v1 certificate */
+                        return false;
+                }
+                p += hdr + len;
+                n -= hdr + len;
+        }
+        if (!der_header(p, n, &tag, &hdr, &len) || tag != 0x30)
+                return false;
+        *ret = p;
+        *ret_len = hdr + len;
+        return true;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(X509_NAME *, X509_NAME_free)
+
 int efi_x509_subject(const uint8_t *p, size_t n, char **ret)
 {
-        _cleanup_(X509_freep) X509 *x = NULL;
+        _cleanup_(X509_NAME_freep) X509_NAME *name = NULL;
         _cleanup_(BIO_free_allp) BIO *bio = NULL;
-        const unsigned char *q = p;
-        char *data = NULL, *s;
+        const uint8_t *subject;
+        size_t subject_len;
+        const unsigned char *q;
+        char *data = NULL;
         long len;
 
         *ret = NULL;
-        if (n > LONG_MAX)
+        if (!der_find_subject(p, n, &subject, &subject_len))
                 return 0;
-        x = d2i_X509(NULL, &q, (long)n);
-        if (!x)
+        q = subject;
+        name = d2i_X509_NAME(NULL, &q, (long)subject_len);
+        if (!name)
                 return 0;
         bio = BIO_new(BIO_s_mem());
         if (!bio)
                 return -ENOMEM;
-        if (X509_NAME_print_ex(bio, X509_get_subject_name(x), 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) <
-            0)
+        if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0)
                 return 0;
         len = BIO_get_mem_data(bio, &data);
         if (len < 0)
                 return 0;
-        s = malloc((size_t)len + 1);
-        if (!s)
-                return -ENOMEM;
-        memcpy(s, data, (size_t)len);
-        s[len] = '\0';
         /* The subject comes from untrusted bytes: make sure it is valid UTF-8 for JSON. */
-        if (efi_bytes_to_utf8((const uint8_t *)s, (size_t)len, ret) < 0) {
-                free(s);
-                return -ENOMEM;
-        }
-        free(s);
-        return 0;
+        return efi_bytes_to_utf8((const uint8_t *)data, (size_t)len, ret);
 }
 
 static int json_add_string(json_object *o, const char *key, const char *value)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,16 @@
 #include "util.h"
 
 /* --- small helpers -------------------------------------------------------------------------- */
+
+/* open_memstream() for single-threaded formatting: per-character stdio locking is the main cost. */
+static FILE *memstream_open(char **buf, size_t *len)
+{
+        FILE *f = open_memstream(buf, len);
+
+        if (f)
+                __fsetlocking(f, FSETLOCKING_BYCALLER);
+        return f;
+}
 
 static char *memstream_finish(FILE *f, char **buf)
 {
@@ -930,7 +941,7 @@ int eventlog_event_describe(const struct eventlog *log, size_t index, char **ret
         int r;
 
         assert(index < log->n_events);
-        f = open_memstream(&buf, &len);
+        f = memstream_open(&buf, &len);
         if (!f)
                 return -ENOMEM;
 
@@ -1060,7 +1071,7 @@ static int banks_mask_names(const struct eventlog *log, uint32_t mask, char **re
         _cleanup_free_ char *buf = NULL;
         size_t len;
         bool first = true;
-        FILE *f = open_memstream(&buf, &len);
+        FILE *f = memstream_open(&buf, &len);
 
         if (!f)
                 return -ENOMEM;

@@ -418,6 +418,29 @@ static void test_ebs_workaround(void **state)
         assert_int_equal(eventlog_ebs_status(present.log), EVENTLOG_EBS_PRESENT);
 }
 
+static void test_decoded_descriptions(void **state)
+{
+        _cleanup_(loaded_done) struct loaded sb = {}, win = {};
+        _cleanup_free_ char *authority = NULL, *app = NULL, *sep = NULL;
+
+        skip_without_vectors();
+        load_ok("go-attestation/sb_cert_eventlog", &sb);
+        /* event 8: the db certificate that verified shim */
+        assert_int_equal(sb.log->events[8].type, EV_EFI_VARIABLE_AUTHORITY);
+        assert_int_equal(eventlog_event_describe(sb.log, 8, &authority), 0);
+        assert_string_equal(authority,
+                            "db: CN=Microsoft Corporation UEFI CA 2011,O=Microsoft Corporation,L=Redmond,"
+                            "ST=Washington,C=US");
+
+        load_ok("go-attestation/option_rom_eventlog", &win);
+        assert_int_equal(eventlog_event_describe(win.log, 43, &app), 0);
+        assert_string_equal(app, "PciRoot(0x0)/Pci(0x11,0x4)/Sata(0x1,0x8000,0x0)/"
+                                 "HD(2,GPT,e3386700-0b78-4113-a69a-457470234cdd,0x96800,0x82000)/"
+                                 "\\EFI\\Microsoft\\Boot\\bootmgfw.efi");
+        assert_int_equal(eventlog_event_describe(win.log, 55, &sep), 0);
+        assert_string_equal(sep, "separator \"WBCL\"");
+}
+
 static void test_json_on_every_log(void **state)
 {
         _cleanup_(json_object_putp) json_object *m = NULL;
@@ -460,6 +483,7 @@ int main(void)
                 cmocka_unit_test(test_ima_boot_aggregate),
                 cmocka_unit_test(test_digest_mismatch_findings),
                 cmocka_unit_test(test_ebs_workaround),
+                cmocka_unit_test(test_decoded_descriptions),
                 cmocka_unit_test(test_json_on_every_log),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
