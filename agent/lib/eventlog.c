@@ -119,6 +119,8 @@ static int add_warning(struct eventlog *log, const char *fmt, ...)
 
 static int add_event(struct eventlog *log, size_t *cap, struct eventlog_event **ret)
 {
+        if (log->n_events >= EVENTLOG_MAX_EVENTS)
+                return -E2BIG;
         if (log->n_events == *cap) {
                 size_t ncap = *cap ? *cap * 2 : 128;
                 struct eventlog_event *e = reallocarray(log->events, ncap, sizeof(*e));
@@ -187,6 +189,9 @@ static int parse_sha1_record(struct eventlog *log, size_t *cap, size_t off, size
         if (r < 0)
                 return r;
         r = add_event(log, cap, &ev);
+        if (r == -E2BIG)
+                return cvm_error_set(err, -EBADMSG, "event %u at offset 0x%zx: more than %u events", number,
+                                     off, EVENTLOG_MAX_EVENTS);
         if (r < 0)
                 return cvm_error_set(err, r, "out of memory");
         ev->offset = off;
@@ -394,6 +399,9 @@ static int parse_agile_record(struct eventlog *log, size_t *cap, size_t off, siz
                 return r;
 
         r = add_event(log, cap, &ev);
+        if (r == -E2BIG)
+                return cvm_error_set(err, -EBADMSG, "event %u at offset 0x%zx: more than %u events", number,
+                                     off, EVENTLOG_MAX_EVENTS);
         if (r < 0)
                 return cvm_error_set(err, r, "out of memory");
         ev->offset = off;
@@ -529,7 +537,7 @@ static int check_event_digests(const struct eventlog *log, struct eventlog_event
         }
         for (size_t b = 0; b < log->n_banks; b++) {
                 const struct hash_alg *alg = log->banks[b].alg;
-                bool match = false;
+                bool match = false, computed = false;
 
                 if (!ev->digests[b] || !alg)
                         continue;
@@ -538,14 +546,15 @@ static int check_event_digests(const struct eventlog *log, struct eventlog_event
                         int r = hash_digest(alg, c.c[i].p, c.c[i].len, md);
 
                         if (r == -EOPNOTSUPP)
-                                break;
+                                break; /* this build cannot compute the bank: not a finding */
                         if (r < 0)
                                 return r;
-                        checked = true;
+                        computed = true;
                         match = memcmp(md, ev->digests[b], alg->size) == 0;
                 }
-                if (checked && !match)
+                if (computed && !match)
                         ev->mismatch_banks |= 1u << b;
+                checked = checked || computed;
         }
         ev->check = !checked                  ? EVENTLOG_DIGEST_UNCHECKED
                     : ev->mismatch_banks != 0 ? EVENTLOG_DIGEST_MISMATCH
@@ -558,7 +567,7 @@ static int check_event_digests(const struct eventlog *log, struct eventlog_event
 int eventlog_parse(const uint8_t *data, size_t size, struct eventlog **ret, struct cvm_error *err)
 {
         _cleanup_(eventlog_freep) struct eventlog *log = NULL;
-        size_t cap = 0, off = 0;
+        size_t cap = 0, off = 0, last_nonzero;
         int r;
 
         if (size == 0)
@@ -599,8 +608,12 @@ int eventlog_parse(const uint8_t *data, size_t size, struct eventlog **ret, stru
                         .alg_id = TPM_ALG_SHA1, .digest_size = 20, .alg = hash_alg_by_tpm_id(TPM_ALG_SHA1)};
         }
 
+        /* Found once: testing the rest of the log for zeros at every event would be quadratic. */
+        last_nonzero = size;
+        while (last_nonzero > 0 && log->raw[last_nonzero - 1] == 0)
+                last_nonzero--;
         while (off < size) {
-                if (is_all_zero(log->raw + off, size - off)) {
+                if (off >= last_nonzero) {
                         /* Logs copied out of a fixed-size firmware buffer end in zero padding. */
                         if (add_warning(
                                     log,

@@ -34,6 +34,7 @@
 #define EVENTLOG_MAX_PCRS       24          /* PC Client TPMs have PCR 0..23 */
 #define EVENTLOG_MAX_EVENT_DATA (16u << 20) /* bytes of event data in one event */
 #define EVENTLOG_MAX_SIZE       (64u << 20) /* whole log; the kernel's logs are a few hundred KiB */
+#define EVENTLOG_MAX_EVENTS     (1u << 18)  /* real logs have hundreds to a few thousand events */
 
 /* TCG PC Client Platform Firmware Profile event types. */
 #define EV_PREBOOT_CERT                  0x00000000u

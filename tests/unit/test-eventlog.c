@@ -679,6 +679,25 @@ static void test_error_event_size(void **state)
                      "event 0 at offset 0x0: event data size 5 exceeds the 4 bytes left in the log");
 }
 
+static void test_error_too_many_events(void **state)
+{
+        _cleanup_free_ uint8_t *big = NULL;
+        struct eventlog *log = NULL;
+        struct cvm_error err = {};
+        size_t n = (size_t)(EVENTLOG_MAX_EVENTS + 1) * 32;
+
+        /* SHA-1 format records of 32 bytes: pcr 1, EV_ACTION, zero digest, no data */
+        big = calloc(1, n);
+        assert_non_null(big);
+        for (size_t off = 0; off < n; off += 32) {
+                big[off] = 1;
+                big[off + 4] = EV_ACTION;
+        }
+        assert_int_equal(eventlog_parse(big, n, &log, &err), -EBADMSG);
+        assert_non_null(strstr(err.message, "event 262144 at offset 0x800000: more than 262144 events"));
+        assert_null(log);
+}
+
 static void test_error_pcr_index(void **state)
 {
         struct fx f = {};
@@ -1144,6 +1163,7 @@ int main(void)
                 cmocka_unit_test(test_error_digest_count),
                 cmocka_unit_test(test_error_unknown_algorithm),
                 cmocka_unit_test(test_error_event_size),
+                cmocka_unit_test(test_error_too_many_events),
                 cmocka_unit_test(test_error_pcr_index),
                 cmocka_unit_test(test_error_spec_id),
                 cmocka_unit_test(test_describe_variables),
