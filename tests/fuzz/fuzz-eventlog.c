@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         struct eventlog *log = NULL;
         struct eventlog_pcrs pcrs;
-        struct eventlog_json_options opts = { .bank = NULL };
+        struct eventlog_json_options opts = {.bank = NULL};
         json_object *doc = NULL;
 
         if (eventlog_parse(data, size, &log, NULL) < 0)
