@@ -442,12 +442,212 @@ int canonjson_serialize(json_object *obj, char **ret, size_t *ret_len, struct cv
         return 0;
 }
 
+/*
+ * RFC 8259 syntax check run before json-c builds the value: json-c's strict mode still accepts
+ * single-quoted strings, NaN/Infinity, "1.", raw control characters in strings and unpaired
+ * \uD800-style escapes, and two parsers that disagree about a signed header are a risk.
+ */
+struct lexer {
+        const char *s;
+        size_t n, i;
+        const char *error;
+};
+
+static void skip_ws(struct lexer *lx)
+{
+        while (lx->i < lx->n && (lx->s[lx->i] == ' ' || lx->s[lx->i] == '\t' || lx->s[lx->i] == '\n' ||
+                                 lx->s[lx->i] == '\r'))
+                lx->i++;
+}
+
+static bool lex_fail(struct lexer *lx, const char *why)
+{
+        lx->error = why;
+        return false;
+}
+
+static bool is_digit(char c)
+{
+        return c >= '0' && c <= '9';
+}
+
+static int hex4(const char *p)
+{
+        int v = 0;
+
+        for (int k = 0; k < 4; k++) {
+                char c = p[k];
+                v <<= 4;
+                if (c >= '0' && c <= '9')
+                        v |= c - '0';
+                else if (c >= 'a' && c <= 'f')
+                        v |= c - 'a' + 10;
+                else if (c >= 'A' && c <= 'F')
+                        v |= c - 'A' + 10;
+                else
+                        return -1;
+        }
+        return v;
+}
+
+static bool lex_string(struct lexer *lx)
+{
+        lx->i++; /* opening quote */
+        while (lx->i < lx->n) {
+                unsigned char c = (unsigned char)lx->s[lx->i];
+
+                if (c == '"') {
+                        lx->i++;
+                        return true;
+                }
+                if (c < 0x20)
+                        return lex_fail(lx, "control character in a string");
+                if (c != '\\') {
+                        lx->i++;
+                        continue;
+                }
+                if (lx->i + 1 >= lx->n)
+                        return lex_fail(lx, "unterminated escape");
+                c = (unsigned char)lx->s[lx->i + 1];
+                if (strchr("\"\\/bfnrt", c) && c) {
+                        lx->i += 2;
+                        continue;
+                }
+                if (c != 'u')
+                        return lex_fail(lx, "invalid escape in a string");
+                {
+                        int u = lx->i + 6 <= lx->n ? hex4(lx->s + lx->i + 2) : -1;
+
+                        if (u < 0)
+                                return lex_fail(lx, "invalid \\u escape");
+                        lx->i += 6;
+                        if (u >= 0xdc00 && u <= 0xdfff)
+                                return lex_fail(lx, "unpaired low surrogate escape");
+                        if (u >= 0xd800 && u <= 0xdbff) {
+                                int lo = lx->i + 6 <= lx->n && lx->s[lx->i] == '\\' && lx->s[lx->i + 1] == 'u'
+                                                 ? hex4(lx->s + lx->i + 2)
+                                                 : -1;
+                                if (lo < 0xdc00 || lo > 0xdfff)
+                                        return lex_fail(lx, "unpaired high surrogate escape");
+                                lx->i += 6;
+                        }
+                }
+        }
+        return lex_fail(lx, "unterminated string");
+}
+
+static bool lex_number(struct lexer *lx)
+{
+        const char *s = lx->s;
+        size_t n = lx->n;
+
+        if (lx->i < n && s[lx->i] == '-')
+                lx->i++;
+        if (lx->i < n && s[lx->i] == '0')
+                lx->i++;
+        else if (lx->i < n && s[lx->i] >= '1' && s[lx->i] <= '9')
+                while (lx->i < n && is_digit(s[lx->i]))
+                        lx->i++;
+        else
+                return lex_fail(lx, "invalid number");
+        if (lx->i < n && s[lx->i] == '.') {
+                lx->i++;
+                if (lx->i >= n || !is_digit(s[lx->i]))
+                        return lex_fail(lx, "digit expected after the decimal point");
+                while (lx->i < n && is_digit(s[lx->i]))
+                        lx->i++;
+        }
+        if (lx->i < n && (s[lx->i] == 'e' || s[lx->i] == 'E')) {
+                lx->i++;
+                if (lx->i < n && (s[lx->i] == '+' || s[lx->i] == '-'))
+                        lx->i++;
+                if (lx->i >= n || !is_digit(s[lx->i]))
+                        return lex_fail(lx, "digit expected in the exponent");
+                while (lx->i < n && is_digit(s[lx->i]))
+                        lx->i++;
+        }
+        return true;
+}
+
+static bool lex_literal(struct lexer *lx, const char *word)
+{
+        size_t k = strlen(word);
+
+        if (lx->n - lx->i < k || memcmp(lx->s + lx->i, word, k) != 0)
+                return lex_fail(lx, "unexpected character");
+        lx->i += k;
+        return true;
+}
+
+static bool lex_value(struct lexer *lx, unsigned depth)
+{
+        char c;
+
+        if (depth > PARSE_DEPTH)
+                return lex_fail(lx, "nesting too deep");
+        skip_ws(lx);
+        if (lx->i >= lx->n)
+                return lex_fail(lx, "unexpected end of data");
+        c = lx->s[lx->i];
+        if (c == '{' || c == '[') {
+                char close = c == '{' ? '}' : ']';
+
+                lx->i++;
+                skip_ws(lx);
+                if (lx->i < lx->n && lx->s[lx->i] == close) {
+                        lx->i++;
+                        return true;
+                }
+                for (;;) {
+                        if (c == '{') {
+                                skip_ws(lx);
+                                if (lx->i >= lx->n)
+                                        return lex_fail(lx, "unexpected end of data");
+                                if (lx->s[lx->i] != '"')
+                                        return lex_fail(lx, "quoted member name expected");
+                                if (!lex_string(lx))
+                                        return false;
+                                skip_ws(lx);
+                                if (lx->i >= lx->n || lx->s[lx->i] != ':')
+                                        return lex_fail(lx, "':' expected");
+                                lx->i++;
+                        }
+                        if (!lex_value(lx, depth + 1))
+                                return false;
+                        skip_ws(lx);
+                        if (lx->i < lx->n && lx->s[lx->i] == ',') {
+                                lx->i++;
+                                continue;
+                        }
+                        if (lx->i < lx->n && lx->s[lx->i] == close) {
+                                lx->i++;
+                                return true;
+                        }
+                        if (lx->i >= lx->n)
+                                return lex_fail(lx, "unexpected end of data");
+                        return lex_fail(lx, c == '{' ? "',' or '}' expected" : "',' or ']' expected");
+                }
+        }
+        if (c == '"')
+                return lex_string(lx);
+        if (c == '-' || is_digit(c))
+                return lex_number(lx);
+        if (c == 't')
+                return lex_literal(lx, "true");
+        if (c == 'f')
+                return lex_literal(lx, "false");
+        if (c == 'n')
+                return lex_literal(lx, "null");
+        return lex_fail(lx, "unexpected character");
+}
+
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free)
 
 int canonjson_parse(const char *text, size_t len, const char *what, json_object **ret, struct cvm_error *err)
 {
         _cleanup_(json_tokener_freep) json_tokener *tok = NULL;
         _cleanup_(json_object_putp) json_object *obj = NULL;
+        _cleanup_free_ char *copy = NULL;
         enum json_tokener_error jerr;
         const char *sep = what ? ": " : "";
         size_t start = 0, end;
@@ -470,18 +670,34 @@ int canonjson_parse(const char *text, size_t len, const char *what, json_object 
         if (start == end)
                 return cvm_error_set(err, -EBADMSG, "%s%sempty JSON text", what, sep);
 
+        {
+                struct lexer lx = { .s = text, .n = end, .i = start };
+
+                if (!lex_value(&lx, 1))
+                        return cvm_error_set(err, -EBADMSG, "%s%sJSON parse error at offset %zu: %s", what, sep,
+                                             lx.i, lx.error);
+                skip_ws(&lx);
+                if (lx.i != end)
+                        return cvm_error_set(err, -EBADMSG, "%s%strailing data after the JSON value at offset %zu", what,
+                                             sep, lx.i);
+        }
+
+        /* A copy with its NUL passed to json-c tells it where the input ends, so that a bare
+           top-level number or literal ("null", "12") completes instead of waiting for more. */
+        copy = strndup(text + start, end - start);
         tok = json_tokener_new_ex(PARSE_DEPTH);
-        if (!tok)
+        if (!copy || !tok)
                 return cvm_error_set(err, -ENOMEM, "out of memory");
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-        obj = json_tokener_parse_ex(tok, text + start, (int)(end - start));
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
+                                            JSON_TOKENER_VALIDATE_UTF8);
+        obj = json_tokener_parse_ex(tok, copy, (int)(end - start + 1));
         jerr = json_tokener_get_error(tok);
         if (jerr == json_tokener_continue)
                 return cvm_error_set(err, -EBADMSG, "%s%struncated JSON text (%zu bytes)", what, sep, len);
         if (jerr != json_tokener_success)
                 return cvm_error_set(err, -EBADMSG, "%s%sJSON parse error at offset %zu: %s", what, sep,
                                      start + json_tokener_get_parse_end(tok), json_tokener_error_desc(jerr));
-        if (start + json_tokener_get_parse_end(tok) != end)
+        if (json_tokener_get_parse_end(tok) < end - start)
                 return cvm_error_set(err, -EBADMSG, "%s%strailing data after the JSON value at offset %zu", what, sep,
                                      start + json_tokener_get_parse_end(tok));
         *ret = TAKE_PTR(obj);

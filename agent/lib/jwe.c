@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/kdf.h>
@@ -116,7 +117,7 @@ static int gcm_crypt(bool encrypt, const struct enc_alg *e, const uint8_t *key, 
 {
         _cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
         _cleanup_(EVP_CIPHER_freep) EVP_CIPHER *cipher = EVP_CIPHER_fetch(NULL, e->cipher, NULL);
-        int len = 0, fin = 0;
+        int len = 0, fin = 0, aad_out = 0;
 
         if (!ctx || !cipher)
                 return -ENOMEM;
@@ -126,7 +127,7 @@ static int gcm_crypt(bool encrypt, const struct enc_alg *e, const uint8_t *key, 
             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, (int)e->iv_size, NULL) != 1 ||
             EVP_CipherInit_ex2(ctx, NULL, key, iv, encrypt, NULL) != 1)
                 return -ENOMEM;
-        if (aad_len && EVP_CipherUpdate(ctx, NULL, &len, aad, (int)aad_len) != 1)
+        if (aad_len && EVP_CipherUpdate(ctx, NULL, &aad_out, aad, (int)aad_len) != 1)
                 return -ENOMEM;
         if (n && EVP_CipherUpdate(ctx, out, &len, in, (int)n) != 1)
                 return -ENOMEM;
@@ -290,6 +291,16 @@ static int concat_kdf(const uint8_t *z, size_t z_len, const char *algid, const u
 }
 
 /* Z = ECDH(@priv, @peer); the peer point is validated (on the curve, not the identity). */
+static bool has_private(EVP_PKEY *key)
+{
+        BIGNUM *bn = NULL;
+        const char *param = EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA ? OSSL_PKEY_PARAM_RSA_D : OSSL_PKEY_PARAM_PRIV_KEY;
+        bool ok = EVP_PKEY_get_bn_param(key, param, &bn) == 1;
+
+        BN_clear_free(bn);
+        return ok;
+}
+
 static int ecdh(EVP_PKEY *priv, EVP_PKEY *peer, struct secret_buf *ret, struct cvm_error *err)
 {
         _cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
@@ -298,7 +309,7 @@ static int ecdh(EVP_PKEY *priv, EVP_PKEY *peer, struct secret_buf *ret, struct c
 
         if (!ctx)
                 return cvm_error_set(err, -ENOMEM, "out of memory");
-        if (EVP_PKEY_derive_init(ctx) != 1)
+        if (!has_private(priv) || EVP_PKEY_derive_init(ctx) != 1)
                 return cvm_error_set(err, -EKEYREJECTED, "JWE ECDH: the key is not an EC private key");
         if (EVP_PKEY_derive_set_peer_ex(ctx, peer, 1) != 1)
                 return cvm_error_set(err, -EBADMSG, "JWE \"epk\" is not a valid public key on our key's curve");
@@ -602,7 +613,7 @@ static int derive_cek(const struct key_alg *k, const struct enc_alg *e, json_obj
 
         switch (k->kind) {
         case KM_RSA_OAEP:
-                if (!key->pkey || EVP_PKEY_get_base_id(key->pkey) != EVP_PKEY_RSA)
+                if (!key->pkey || EVP_PKEY_get_base_id(key->pkey) != EVP_PKEY_RSA || !has_private(key->pkey))
                         return cvm_error_set(err, -EKEYREJECTED, "JWE %s needs an RSA private key", k->name);
                 if (rc->ek_size != (size_t)EVP_PKEY_get_size(key->pkey))
                         return cvm_error_set(err, -EKEYREJECTED,
