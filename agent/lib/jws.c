@@ -286,10 +286,19 @@ static int check_x5t(const struct jws *jws, X509 *leaf, const char *member, cons
         return 0;
 }
 
+/* RFC 2253 form ("CN=vault.azure.net,O=Microsoft Corporation,...") of the subject of @cert. */
 static void subject_of(X509 *cert, char *buf, size_t size)
 {
-        if (!cert || !X509_NAME_oneline(X509_get_subject_name(cert), buf, (int)size))
-                snprintf(buf, size, "(unknown)");
+        BIO *bio = BIO_new(BIO_s_mem());
+        int n;
+
+        snprintf(buf, size, "(unknown)");
+        if (!bio)
+                return;
+        if (cert && X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0 &&
+            (n = BIO_read(bio, buf, (int)size - 1)) > 0)
+                buf[n] = '\0';
+        BIO_free(bio);
 }
 
 int jws_verify_x5c(const struct jws *jws, STACK_OF(X509) *trusted, const char *host, time_t now,

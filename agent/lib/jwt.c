@@ -111,18 +111,16 @@ int jwt_claim_lookup(json_object *claims, const char *path, json_object **ret)
         return 0;
 }
 
-static int check_string_claim(json_object *claims, const char *path, const char *want, const char *label,
-                              struct cvm_error *err)
+int jwt_check_claim(json_object *claims, const char *path, const char *want, struct cvm_error *err)
 {
         json_object *v;
 
         if (jwt_claim_lookup(claims, path, &v) < 0)
-                return cvm_error_set(err, -EPROTO, "%s claim \"%s\" is missing, expected \"%s\"", label, path, want);
+                return cvm_error_set(err, -EPROTO, "claim \"%s\" is missing, expected \"%.200s\"", path, want);
         if (!json_object_is_type(v, json_type_string))
-                return cvm_error_set(err, -EPROTO, "%s claim \"%s\" is not a string, expected \"%s\"", label, path,
-                                     want);
+                return cvm_error_set(err, -EPROTO, "claim \"%s\" is not a string, expected \"%.200s\"", path, want);
         if ((size_t)json_object_get_string_len(v) != strlen(want) || strcmp(json_object_get_string(v), want) != 0)
-                return cvm_error_set(err, -EPROTO, "%s claim \"%s\" is \"%.100s\", expected \"%.100s\"", label, path,
+                return cvm_error_set(err, -EPROTO, "claim \"%s\" is \"%.200s\", expected \"%.200s\"", path,
                                      json_object_get_string(v), want);
         return 0;
 }
@@ -135,10 +133,10 @@ int jwt_check_claims(json_object *claims, const struct jwt_expect *expect, struc
         r = jwt_check_time(claims, expect->now, expect->leeway, expect->require_exp, &status, err);
         if (r < 0)
                 return r;
-        if (expect->issuer && (r = check_string_claim(claims, "iss", expect->issuer, "issuer", err)) < 0)
+        if (expect->issuer && (r = jwt_check_claim(claims, "iss", expect->issuer, err)) < 0)
                 return r;
         for (size_t i = 0; i < expect->n_claims; i++)
-                if ((r = check_string_claim(claims, expect->claims[i].path, expect->claims[i].value, "JWT", err)) < 0)
+                if ((r = jwt_check_claim(claims, expect->claims[i].path, expect->claims[i].value, err)) < 0)
                         return r;
         return 0;
 }

@@ -70,6 +70,13 @@ int jwt_check_time(json_object *claims, time_t now, unsigned leeway, bool requir
 int jwt_claim_lookup(json_object *claims, const char *path, json_object **ret);
 
 /**
+ * jwt_check_claim() - the claim at the dotted @path must be the string @value exactly.
+ * Return: 0, or -EPROTO ("claim \"iss\" is \"https://a\", expected \"https://b\"", also for a
+ * missing or non-string claim).
+ */
+int jwt_check_claim(json_object *claims, const char *path, const char *value, struct cvm_error *err);
+
+/**
  * jwt_check_claims() - all checks of @expect in order: time, issuer, then each claim.
  * Return: 0; -EKEYEXPIRED (time); -EPROTO for an issuer or claim mismatch or a missing claim
  * ("claim \"x-ms-runtime.client-payload.nonce\" is \"QUJD\", expected \"REVG\""); -EBADMSG,
