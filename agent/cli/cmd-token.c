@@ -88,7 +88,7 @@ static int parse_options(int argc, char *argv[], struct options *o)
                 switch (c) {
                 case 'h':
                         help();
-                        return 1;
+                        return -1;
                 case 'j':
                         o->json = true;
                         break;
@@ -437,7 +437,7 @@ int cmd_token(int argc, char *argv[])
 
         r = parse_options(argc, argv, &o);
         if (r != 0)
-                return r > 0 ? EXIT_OK : r;
+                return r < 0 ? EXIT_OK : r; /* -1: --help printed; else a usage exit code */
         now = o.have_at ? o.at : time(NULL);
 
         r = cli_read_input(o.file, INPUT_MAX, &buf, &n);
