@@ -451,7 +451,33 @@ struct lexer {
         const char *s;
         size_t n, i;
         const char *error;
+        /* Copy handed to json-c, with "e0" after each integer literal beyond the 64-bit range:
+           json-c would clamp such an integer to INT64_MIN/UINT64_MAX, as a double it keeps its
+           (ECMAScript-equivalent) value. */
+        char *out;
+        size_t out_len, copied;
 };
+
+static void lex_fixup(struct lexer *lx, size_t at)
+{
+        memcpy(lx->out + lx->out_len, lx->s + lx->copied, at - lx->copied);
+        lx->out_len += at - lx->copied;
+        memcpy(lx->out + lx->out_len, "e0", 2);
+        lx->out_len += 2;
+        lx->copied = at;
+}
+
+/* Is the integer literal s[start..end) (optional '-', digits) outside int64/uint64? */
+static bool int_out_of_range(const char *s, size_t start, size_t end)
+{
+        bool neg = s[start] == '-';
+        const char *limit = neg ? "9223372036854775808" : "18446744073709551615";
+        size_t digits = end - start - neg, ll = strlen(limit);
+
+        if (digits != ll)
+                return digits > ll;
+        return memcmp(s + start + neg, limit, ll) > 0;
+}
 
 static void skip_ws(struct lexer *lx)
 {
@@ -539,7 +565,7 @@ static bool lex_string(struct lexer *lx)
 static bool lex_number(struct lexer *lx)
 {
         const char *s = lx->s;
-        size_t n = lx->n;
+        size_t n = lx->n, start = lx->i;
 
         if (lx->i < n && s[lx->i] == '-')
                 lx->i++;
@@ -550,6 +576,9 @@ static bool lex_number(struct lexer *lx)
                         lx->i++;
         else
                 return lex_fail(lx, "invalid number");
+        if (!(lx->i < n && (s[lx->i] == '.' || s[lx->i] == 'e' || s[lx->i] == 'E')) &&
+            int_out_of_range(s, start, lx->i))
+                lex_fixup(lx, lx->i);
         if (lx->i < n && s[lx->i] == '.') {
                 lx->i++;
                 if (lx->i >= n || !is_digit(s[lx->i]))
@@ -649,6 +678,7 @@ int canonjson_parse(const char *text, size_t len, const char *what, json_object 
         _cleanup_(json_object_putp) json_object *obj = NULL;
         _cleanup_free_ char *copy = NULL;
         enum json_tokener_error jerr;
+        size_t copy_len;
         const char *sep = what ? ": " : "";
         size_t start = 0, end;
 
@@ -670,36 +700,39 @@ int canonjson_parse(const char *text, size_t len, const char *what, json_object 
         if (start == end)
                 return cvm_error_set(err, -EBADMSG, "%s%sempty JSON text", what, sep);
 
-        {
-                struct lexer lx = { .s = text, .n = end, .i = start };
-
-                if (!lex_value(&lx, 1))
-                        return cvm_error_set(err, -EBADMSG, "%s%sJSON parse error at offset %zu: %s", what, sep,
-                                             lx.i, lx.error);
-                skip_ws(&lx);
-                if (lx.i != end)
-                        return cvm_error_set(err, -EBADMSG, "%s%strailing data after the JSON value at offset %zu", what,
-                                             sep, lx.i);
-        }
-
-        /* A copy with its NUL passed to json-c tells it where the input ends, so that a bare
-           top-level number or literal ("null", "12") completes instead of waiting for more. */
-        copy = strndup(text + start, end - start);
+        /* Every out-of-range integer has at least 20 characters and gains 2: +10% suffices. */
+        copy = malloc(end - start + (end - start) / 10 + 16);
         tok = json_tokener_new_ex(PARSE_DEPTH);
         if (!copy || !tok)
                 return cvm_error_set(err, -ENOMEM, "out of memory");
+        {
+                struct lexer lx = { .s = text + start, .n = end - start, .out = copy };
+
+                if (!lex_value(&lx, 1))
+                        return cvm_error_set(err, -EBADMSG, "%s%sJSON parse error at offset %zu: %s", what, sep,
+                                             start + lx.i, lx.error);
+                skip_ws(&lx);
+                if (lx.i != lx.n)
+                        return cvm_error_set(err, -EBADMSG, "%s%strailing data after the JSON value at offset %zu", what,
+                                             sep, start + lx.i);
+                memcpy(copy + lx.out_len, lx.s + lx.copied, lx.n - lx.copied);
+                lx.out_len += lx.n - lx.copied;
+                copy[lx.out_len] = '\0';
+                copy_len = lx.out_len;
+        }
+
+        /* The copy's NUL, passed to json-c, tells it where the input ends, so that a bare
+           top-level number or literal ("null", "12") completes instead of waiting for more. */
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
                                             JSON_TOKENER_VALIDATE_UTF8);
-        obj = json_tokener_parse_ex(tok, copy, (int)(end - start + 1));
+        obj = json_tokener_parse_ex(tok, copy, (int)(copy_len + 1));
         jerr = json_tokener_get_error(tok);
         if (jerr == json_tokener_continue)
                 return cvm_error_set(err, -EBADMSG, "%s%struncated JSON text (%zu bytes)", what, sep, len);
-        if (jerr != json_tokener_success)
-                return cvm_error_set(err, -EBADMSG, "%s%sJSON parse error at offset %zu: %s", what, sep,
-                                     start + json_tokener_get_parse_end(tok), json_tokener_error_desc(jerr));
-        if (json_tokener_get_parse_end(tok) < end - start)
-                return cvm_error_set(err, -EBADMSG, "%s%strailing data after the JSON value at offset %zu", what, sep,
-                                     start + json_tokener_get_parse_end(tok));
+        if (jerr != json_tokener_success) /* offsets in the copy may be shifted by the fixups */
+                return cvm_error_set(err, -EBADMSG, "%s%sJSON parse error: %s", what, sep, json_tokener_error_desc(jerr));
+        if (json_tokener_get_parse_end(tok) < copy_len)
+                return cvm_error_set(err, -EBADMSG, "%s%strailing data after the JSON value", what, sep);
         *ret = TAKE_PTR(obj);
         return 0;
 }
