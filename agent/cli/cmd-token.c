@@ -21,7 +21,7 @@
 #include "util.h"
 
 #define INPUT_MAX (8u << 20)
-#define JWKS_MAX (4u << 20)
+#define JWKS_MAX  (4u << 20)
 
 enum sig_state { SIG_UNCHECKED, SIG_VALID, SIG_INVALID };
 
@@ -40,7 +40,7 @@ struct options {
 struct result {
         const char *input_kind; /* "jws", "keyvault-release", "maa-response" */
         enum sig_state sig;
-        json_object *key;     /* how the key was found (JSON), or NULL */
+        json_object *key; /* how the key was found (JSON), or NULL */
         enum jwt_time_status time;
         int issuer_ok;        /* -1 not checked, 0 mismatch, 1 match */
         json_object *reasons; /* array of strings */
@@ -76,10 +76,14 @@ static int parse_options(int argc, char *argv[], struct options *o)
 {
         enum { OPT_JWKS = 0x100, OPT_TRUST, OPT_ISSUER, OPT_HOST, OPT_AT, OPT_LEEWAY };
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },         { "json", no_argument, NULL, 'j' },
-                { "jwks", required_argument, NULL, OPT_JWKS }, { "trust", required_argument, NULL, OPT_TRUST },
-                { "issuer", required_argument, NULL, OPT_ISSUER }, { "host", required_argument, NULL, OPT_HOST },
-                { "at", required_argument, NULL, OPT_AT },   { "leeway", required_argument, NULL, OPT_LEEWAY },
+                {"help", no_argument, NULL, 'h'},
+                {"json", no_argument, NULL, 'j'},
+                {"jwks", required_argument, NULL, OPT_JWKS},
+                {"trust", required_argument, NULL, OPT_TRUST},
+                {"issuer", required_argument, NULL, OPT_ISSUER},
+                {"host", required_argument, NULL, OPT_HOST},
+                {"at", required_argument, NULL, OPT_AT},
+                {"leeway", required_argument, NULL, OPT_LEEWAY},
                 {},
         };
         int c;
@@ -106,7 +110,8 @@ static int parse_options(int argc, char *argv[], struct options *o)
                         break;
                 case OPT_AT:
                         if (parse_rfc3339(optarg, &o->at) < 0)
-                                return cli_usage_error("token", "--at: '%s' is not an RFC 3339 time", optarg);
+                                return cli_usage_error("token", "--at: '%s' is not an RFC 3339 time",
+                                                       optarg);
                         o->have_at = true;
                         break;
                 case OPT_LEEWAY: {
@@ -116,7 +121,8 @@ static int parse_options(int argc, char *argv[], struct options *o)
                         errno = 0;
                         v = strtoul(optarg, &end, 10);
                         if (errno || end == optarg || *end || optarg[0] == '-' || v > JWT_MAX_LEEWAY)
-                                return cli_usage_error("token", "--leeway: '%s' is not a number of seconds 0..%d",
+                                return cli_usage_error("token",
+                                                       "--leeway: '%s' is not a number of seconds 0..%d",
                                                        optarg, JWT_MAX_LEEWAY);
                         o->leeway = (unsigned)v;
                         break;
@@ -130,7 +136,8 @@ static int parse_options(int argc, char *argv[], struct options *o)
         if (o->host && !o->trust)
                 return cli_usage_error("token", "--host applies to --trust (x5c chain) verification only");
         if (optind + 1 != argc)
-                return cli_usage_error("token", optind >= argc ? "missing FILE" : "more than one FILE given");
+                return cli_usage_error("token",
+                                       optind >= argc ? "missing FILE" : "more than one FILE given");
         o->file = argv[optind];
         return 0;
 }
@@ -147,8 +154,8 @@ static int add_reason(struct result *res, const char *msg)
 }
 
 /* Finds the JWS text in the input: a compact JWS, or a JSON body holding one. */
-static int extract_token(const char *file, char *text, size_t len, json_object **ret_doc, const char **ret_token,
-                         const char **ret_kind)
+static int extract_token(const char *file, char *text, size_t len, json_object **ret_doc,
+                         const char **ret_token, const char **ret_kind)
 {
         struct cvm_error err = {};
         json_object *doc = NULL, *v;
@@ -183,14 +190,16 @@ static int extract_token(const char *file, char *text, size_t len, json_object *
         else {
                 json_object_put(doc);
                 fprintf(stderr,
-                        "cvm-agent: %s: JSON input has neither a \"value\" (Key Vault release) nor a \"token\" (MAA) string\n",
+                        "cvm-agent: %s: JSON input has neither a \"value\" (Key Vault release) nor a "
+                        "\"token\" (MAA) string\n",
                         file);
                 return EXIT_EVIDENCE;
         }
         if (strcmp(*ret_kind, "maa-response") == 0 && !strchr(json_object_get_string(v), '.')) {
                 json_object_put(doc);
                 fprintf(stderr,
-                        "cvm-agent: %s: the MAA \"token\" is an encrypted AzureGuest envelope, not a JWT; it must be "
+                        "cvm-agent: %s: the MAA \"token\" is an encrypted AzureGuest envelope, not a JWT; "
+                        "it must be "
                         "decrypted with the vTPM ephemeral key first\n",
                         file);
                 return EXIT_EVIDENCE;
@@ -230,7 +239,7 @@ static int load_jwks(const char *path, json_object **ret)
         return EXIT_OK;
 }
 
-static int load_trust(const char *path, STACK_OF(X509) **ret)
+static int load_trust(const char *path, STACK_OF(X509) * *ret)
 {
         _cleanup_(x509_stack_freep) STACK_OF(X509) *certs = sk_X509_new_null();
         _cleanup_(BIO_free_allp) BIO *bio = NULL;
@@ -260,7 +269,7 @@ static int load_trust(const char *path, STACK_OF(X509) **ret)
         return EXIT_OK;
 }
 
-static json_object *chain_subjects(STACK_OF(X509) *chain)
+static json_object *chain_subjects(STACK_OF(X509) * chain)
 {
         json_object *a = json_object_new_array();
 
@@ -269,7 +278,9 @@ static json_object *chain_subjects(STACK_OF(X509) *chain)
                 char buf[512] = "(unknown)";
                 int n;
 
-                if (bio && X509_NAME_print_ex(bio, X509_get_subject_name(sk_X509_value(chain, i)), 0, XN_FLAG_RFC2253) >= 0 &&
+                if (bio &&
+                    X509_NAME_print_ex(bio, X509_get_subject_name(sk_X509_value(chain, i)), 0,
+                                       XN_FLAG_RFC2253) >= 0 &&
                     (n = BIO_read(bio, buf, sizeof(buf) - 1)) > 0)
                         buf[n] = '\0';
                 json_object_array_add(a, json_object_new_string(buf));
@@ -288,9 +299,11 @@ static int check_signature(const struct options *o, const struct jws *jws, time_
                 char msg[600];
 
                 res->sig = SIG_UNCHECKED;
-                if (json_object_object_get_ex(jws->header, "jku", &jku) && json_object_is_type(jku, json_type_string))
+                if (json_object_object_get_ex(jws->header, "jku", &jku) &&
+                    json_object_is_type(jku, json_type_string))
                         snprintf(msg, sizeof(msg),
-                                 "signature not checked: no --jwks or --trust given (the token names jku %.400s; "
+                                 "signature not checked: no --jwks or --trust given (the token names jku "
+                                 "%.400s; "
                                  "fetch that JWKS from a configured instance and pass it with --jwks)",
                                  json_object_get_string(jku));
                 else
@@ -360,13 +373,13 @@ static void add_time(json_object *out, const char *name, bool has, time_t t)
         json_object_object_add(out, name, json_object_new_string(buf));
 }
 
-static void print_text(const struct options *o, const struct jws *jws, json_object *claims, const struct result *res,
-                       const struct jwt_times *t, time_t now, bool verified)
+static void print_text(const struct options *o, const struct jws *jws, json_object *claims,
+                       const struct result *res, const struct jwt_times *t, time_t now, bool verified)
 {
         static const char *const kinds[][2] = {
-                { "jws", "compact JWS" },
-                { "keyvault-release", "Key Vault release response" },
-                { "maa-response", "MAA response" },
+                {"jws", "compact JWS"},
+                {"keyvault-release", "Key Vault release response"},
+                {"maa-response", "MAA response"},
         };
         const char *kind = res->input_kind, *iss = NULL, *typ = NULL;
         json_object *v;
@@ -386,7 +399,9 @@ static void print_text(const struct options *o, const struct jws *jws, json_obje
         (void)jose_get_string(claims, "iss", "claims", false, &iss, NULL);
         if (iss)
                 printf("Issuer:     %s%s\n", iss,
-                       res->issuer_ok == 1 ? " (matches --issuer)" : res->issuer_ok == 0 ? " (does NOT match --issuer)" : "");
+                       res->issuer_ok == 1   ? " (matches --issuer)"
+                       : res->issuer_ok == 0 ? " (does NOT match --issuer)"
+                                             : "");
         else if (res->issuer_ok == 0)
                 printf("Issuer:     (none; --issuer expected %s)\n", o->issuer);
         if (t->has_iat) {
@@ -407,7 +422,8 @@ static void print_text(const struct options *o, const struct jws *jws, json_obje
         if (res->sig == SIG_VALID && res->key && json_object_object_get_ex(res->key, "chain", &v)) {
                 printf(" (x5c chain: ");
                 for (size_t i = 0; i < json_object_array_length(v); i++)
-                        printf("%s%s", i ? " <- " : "", json_object_get_string(json_object_array_get_idx(v, i)));
+                        printf("%s%s", i ? " <- " : "",
+                               json_object_get_string(json_object_array_get_idx(v, i)));
                 printf(")");
         } else if (res->sig == SIG_VALID)
                 printf(" (JWKS key %s)", jws->kid ?: "(only key)");
@@ -423,7 +439,7 @@ static void print_text(const struct options *o, const struct jws *jws, json_obje
 int cmd_token(int argc, char *argv[])
 {
         struct options o = {};
-        struct result res = { .issuer_ok = -1 };
+        struct result res = {.issuer_ok = -1};
         _cleanup_free_ unsigned char *buf = NULL;
         _cleanup_(json_object_putp) json_object *doc = NULL, *claims = NULL, *reasons = NULL, *key = NULL;
         _cleanup_(jws_freep) struct jws *jws = NULL;
@@ -502,7 +518,8 @@ int cmd_token(int argc, char *argv[])
                 add_time(out, "not_before", times.has_nbf, times.nbf);
                 add_time(out, "expires", times.has_exp, times.exp);
                 if (res.issuer_ok >= 0)
-                        json_object_object_add(out, "issuer", json_object_new_string(res.issuer_ok ? "match" : "mismatch"));
+                        json_object_object_add(out, "issuer",
+                                               json_object_new_string(res.issuer_ok ? "match" : "mismatch"));
                 json_object_object_add(out, "verified", json_object_new_boolean(verified));
                 json_object_object_add(out, "reasons", json_object_get(reasons));
                 r = cli_print_json(out);
@@ -514,7 +531,8 @@ int cmd_token(int argc, char *argv[])
         if (verified)
                 return EXIT_OK;
         fprintf(stderr, "cvm-agent: %s: %s\n", o.file,
-                json_object_array_length(reasons) ? json_object_get_string(json_object_array_get_idx(reasons, 0))
-                                                  : "token not verified");
+                json_object_array_length(reasons)
+                        ? json_object_get_string(json_object_array_get_idx(reasons, 0))
+                        : "token not verified");
         return EXIT_VERIFY_FAILED;
 }

@@ -94,26 +94,29 @@ int b64_decode_flags(const char *s, size_t len, unsigned flags, const char *what
         /* A stray character is the most precise complaint, so look for one first. */
         for (size_t i = 0; i < data_len; i++)
                 if (value_of(s[i], url) < 0)
-                        return cvm_error_set(err, -EBADMSG, "%s%sinvalid %s character 0x%02x at offset %zu", what,
-                                             sep, variant, (unsigned char)s[i], i);
+                        return cvm_error_set(err, -EBADMSG, "%s%sinvalid %s character 0x%02x at offset %zu",
+                                             what, sep, variant, (unsigned char)s[i], i);
         if (pad > 0) {
                 if (url && !(flags & B64_PAD_OPTIONAL))
-                        return cvm_error_set(err, -EBADMSG, "%s%s%s must not be padded, found '=' at offset %zu",
-                                             what, sep, variant, data_len);
+                        return cvm_error_set(err, -EBADMSG,
+                                             "%s%s%s must not be padded, found '=' at offset %zu", what, sep,
+                                             variant, data_len);
                 if (pad > 2 || len % 4 != 0)
-                        return cvm_error_set(err, -EBADMSG, "%s%sbad %s padding: %zu '=' after %zu characters",
-                                             what, sep, variant, pad, data_len);
+                        return cvm_error_set(err, -EBADMSG,
+                                             "%s%sbad %s padding: %zu '=' after %zu characters", what, sep,
+                                             variant, pad, data_len);
         }
         rem = data_len % 4;
         if (rem == 1)
-                return cvm_error_set(err, -EBADMSG, "%s%struncated %s: %zu characters leave a dangling 6 bits",
-                                     what, sep, variant, data_len);
+                return cvm_error_set(err, -EBADMSG,
+                                     "%s%struncated %s: %zu characters leave a dangling 6 bits", what, sep,
+                                     variant, data_len);
         if (pad == 0 && rem != 0 && !url && !(flags & B64_PAD_OPTIONAL))
-                return cvm_error_set(err, -EBADMSG, "%s%s%s is missing its '=' padding (%zu characters)", what,
-                                     sep, variant, data_len);
+                return cvm_error_set(err, -EBADMSG, "%s%s%s is missing its '=' padding (%zu characters)",
+                                     what, sep, variant, data_len);
         if (pad > 0 && (rem == 0 || pad != 4 - rem))
-                return cvm_error_set(err, -EBADMSG, "%s%sbad %s padding: %zu '=' after %zu characters", what, sep,
-                                     variant, pad, data_len);
+                return cvm_error_set(err, -EBADMSG, "%s%sbad %s padding: %zu '=' after %zu characters", what,
+                                     sep, variant, pad, data_len);
 
         out = malloc(data_len / 4 * 3 + 3 + 1);
         if (!out)
@@ -132,8 +135,10 @@ int b64_decode_flags(const char *s, size_t len, unsigned flags, const char *what
         }
         /* The leftover 2 or 4 bits must be zero, otherwise two encodings decode to the same bytes. */
         if (acc != 0)
-                return cvm_error_set(err, -EBADMSG, "%s%snon-canonical %s: unused bits set in the last character at offset %zu",
-                                     what, sep, variant, data_len - 1);
+                return cvm_error_set(
+                        err, -EBADMSG,
+                        "%s%snon-canonical %s: unused bits set in the last character at offset %zu", what,
+                        sep, variant, data_len - 1);
         out[n] = '\0';
         *ret = TAKE_PTR(out);
         *ret_size = n;

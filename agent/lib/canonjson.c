@@ -10,7 +10,7 @@
 #include "canonjson.h"
 #include "cleanup.h"
 
-#define MAX_DEPTH 256
+#define MAX_DEPTH   256
 #define PARSE_DEPTH 64
 
 struct out {
@@ -119,8 +119,8 @@ static int32_t u16_next(struct u16_iter *it)
 
 static int utf16_compare(const char *a, const char *b)
 {
-        struct u16_iter ia = { (const unsigned char *)a, strlen(a), 0, 0 };
-        struct u16_iter ib = { (const unsigned char *)b, strlen(b), 0, 0 };
+        struct u16_iter ia = {(const unsigned char *)a, strlen(a), 0, 0};
+        struct u16_iter ib = {(const unsigned char *)b, strlen(b), 0, 0};
 
         for (;;) {
                 int32_t ca = u16_next(&ia), cb = u16_next(&ib);
@@ -153,7 +153,8 @@ static int append_string(struct out *o, const char *s, size_t n, const char *wha
         int r;
 
         if (!utf8_valid(s, n, &bad))
-                return cvm_error_set(err, -EBADMSG, "%s is not well-formed UTF-8 (byte 0x%02x at offset %zu)", what,
+                return cvm_error_set(err, -EBADMSG,
+                                     "%s is not well-formed UTF-8 (byte 0x%02x at offset %zu)", what,
                                      (unsigned char)s[bad], bad);
         if ((r = out_append(o, "\"", 1)) < 0)
                 return r;
@@ -372,7 +373,8 @@ static int serialize(struct out *o, json_object *obj, unsigned depth, struct cvm
         case json_type_double:
                 d = json_object_get_double(obj);
                 if (canonjson_format_number(d, num) < 0)
-                        return cvm_error_set(err, -EDOM, "JSON number %s cannot be represented (NaN or infinity)",
+                        return cvm_error_set(err, -EDOM,
+                                             "JSON number %s cannot be represented (NaN or infinity)",
                                              isnan(d) ? "NaN" : "Infinity");
                 return out_puts(o, num);
         case json_type_string:
@@ -399,11 +401,11 @@ static int serialize(struct out *o, json_object *obj, unsigned depth, struct cvm
                 m = calloc(n ? n : 1, sizeof(*m));
                 if (!m)
                         return -ENOMEM;
-                json_object_object_foreach(obj, key, val)
-                {
+                json_object_object_foreach (obj, key, val) {
                         if (!utf8_valid(key, strlen(key), &bad))
                                 return cvm_error_set(err, -EBADMSG,
-                                                     "JSON member name is not well-formed UTF-8 (byte 0x%02x at offset %zu)",
+                                                     "JSON member name is not well-formed UTF-8 (byte "
+                                                     "0x%02x at offset %zu)",
                                                      (unsigned char)key[bad], bad);
                         m[i].key = key;
                         m[i].val = val;
@@ -415,8 +417,10 @@ static int serialize(struct out *o, json_object *obj, unsigned depth, struct cvm
                 for (i = 0; i < n; i++) {
                         if (i > 0 && (r = out_append(o, ",", 1)) < 0)
                                 return r;
-                        if ((r = append_string(o, m[i].key, strlen(m[i].key), "JSON member name", err)) < 0 ||
-                            (r = out_append(o, ":", 1)) < 0 || (r = serialize(o, m[i].val, depth + 1, err)) < 0)
+                        if ((r = append_string(o, m[i].key, strlen(m[i].key), "JSON member name", err)) <
+                                    0 ||
+                            (r = out_append(o, ":", 1)) < 0 ||
+                            (r = serialize(o, m[i].val, depth + 1, err)) < 0)
                                 return r;
                 }
                 return out_append(o, "}", 1);
@@ -481,8 +485,8 @@ static bool int_out_of_range(const char *s, size_t start, size_t end)
 
 static void skip_ws(struct lexer *lx)
 {
-        while (lx->i < lx->n && (lx->s[lx->i] == ' ' || lx->s[lx->i] == '\t' || lx->s[lx->i] == '\n' ||
-                                 lx->s[lx->i] == '\r'))
+        while (lx->i < lx->n &&
+               (lx->s[lx->i] == ' ' || lx->s[lx->i] == '\t' || lx->s[lx->i] == '\n' || lx->s[lx->i] == '\r'))
                 lx->i++;
 }
 
@@ -550,9 +554,10 @@ static bool lex_string(struct lexer *lx)
                         if (u >= 0xdc00 && u <= 0xdfff)
                                 return lex_fail(lx, "unpaired low surrogate escape");
                         if (u >= 0xd800 && u <= 0xdbff) {
-                                int lo = lx->i + 6 <= lx->n && lx->s[lx->i] == '\\' && lx->s[lx->i + 1] == 'u'
-                                                 ? hex4(lx->s + lx->i + 2)
-                                                 : -1;
+                                int lo =
+                                        lx->i + 6 <= lx->n && lx->s[lx->i] == '\\' && lx->s[lx->i + 1] == 'u'
+                                                ? hex4(lx->s + lx->i + 2)
+                                                : -1;
                                 if (lo < 0xdc00 || lo > 0xdfff)
                                         return lex_fail(lx, "unpaired high surrogate escape");
                                 lx->i += 6;
@@ -687,11 +692,12 @@ int canonjson_parse(const char *text, size_t len, const char *what, json_object 
         if (len == SIZE_MAX)
                 len = strlen(text);
         if (len > INT32_MAX)
-                return cvm_error_set(err, -EBADMSG, "%s%sJSON text of %zu bytes is too large", what, sep, len);
+                return cvm_error_set(err, -EBADMSG, "%s%sJSON text of %zu bytes is too large", what, sep,
+                                     len);
         /* json-c would take a NUL as the end of input; JSON text never contains one. */
         if (memchr(text, '\0', len))
-                return cvm_error_set(err, -EBADMSG, "%s%sJSON text contains a NUL byte at offset %zu", what, sep,
-                                     (size_t)((const char *)memchr(text, '\0', len) - text));
+                return cvm_error_set(err, -EBADMSG, "%s%sJSON text contains a NUL byte at offset %zu", what,
+                                     sep, (size_t)((const char *)memchr(text, '\0', len) - text));
         while (start < len && strchr(" \t\r\n", text[start]))
                 start++;
         end = len;
@@ -706,14 +712,15 @@ int canonjson_parse(const char *text, size_t len, const char *what, json_object 
         if (!copy || !tok)
                 return cvm_error_set(err, -ENOMEM, "out of memory");
         {
-                struct lexer lx = { .s = text + start, .n = end - start, .out = copy };
+                struct lexer lx = {.s = text + start, .n = end - start, .out = copy};
 
                 if (!lex_value(&lx, 1))
-                        return cvm_error_set(err, -EBADMSG, "%s%sJSON parse error at offset %zu: %s", what, sep,
-                                             start + lx.i, lx.error);
+                        return cvm_error_set(err, -EBADMSG, "%s%sJSON parse error at offset %zu: %s", what,
+                                             sep, start + lx.i, lx.error);
                 skip_ws(&lx);
                 if (lx.i != lx.n)
-                        return cvm_error_set(err, -EBADMSG, "%s%strailing data after the JSON value at offset %zu", what,
+                        return cvm_error_set(err, -EBADMSG,
+                                             "%s%strailing data after the JSON value at offset %zu", what,
                                              sep, start + lx.i);
                 memcpy(copy + lx.out_len, lx.s + lx.copied, lx.n - lx.copied);
                 lx.out_len += lx.n - lx.copied;
@@ -730,7 +737,8 @@ int canonjson_parse(const char *text, size_t len, const char *what, json_object 
         if (jerr == json_tokener_continue)
                 return cvm_error_set(err, -EBADMSG, "%s%struncated JSON text (%zu bytes)", what, sep, len);
         if (jerr != json_tokener_success) /* offsets in the copy may be shifted by the fixups */
-                return cvm_error_set(err, -EBADMSG, "%s%sJSON parse error: %s", what, sep, json_tokener_error_desc(jerr));
+                return cvm_error_set(err, -EBADMSG, "%s%sJSON parse error: %s", what, sep,
+                                     json_tokener_error_desc(jerr));
         if (json_tokener_get_parse_end(tok) < copy_len)
                 return cvm_error_set(err, -EBADMSG, "%s%strailing data after the JSON value", what, sep);
         *ret = TAKE_PTR(obj);

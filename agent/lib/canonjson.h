@@ -55,4 +55,5 @@ int canonjson_format_number(double v, char out[static CANONJSON_NUMBER_MAX]);
  * Return: 0, -EBADMSG ("JWS header: JSON parse error at offset 12: unexpected character"),
  * -ENOMEM.
  */
-int canonjson_parse(const char *text, size_t len, const char *what, json_object **ret, struct cvm_error *err);
+int canonjson_parse(const char *text, size_t len, const char *what, json_object **ret,
+                    struct cvm_error *err);

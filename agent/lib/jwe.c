@@ -25,12 +25,12 @@ struct enc_alg {
 };
 
 static const struct enc_alg enc_algs[] = {
-        { "A128GCM", "AES-128-GCM", 16, 12, 16, NULL },
-        { "A192GCM", "AES-192-GCM", 24, 12, 16, NULL },
-        { "A256GCM", "AES-256-GCM", 32, 12, 16, NULL },
-        { "A128CBC-HS256", "AES-128-CBC", 32, 16, 16, "SHA256" },
-        { "A192CBC-HS384", "AES-192-CBC", 48, 16, 24, "SHA384" },
-        { "A256CBC-HS512", "AES-256-CBC", 64, 16, 32, "SHA512" },
+        {"A128GCM", "AES-128-GCM", 16, 12, 16, NULL},
+        {"A192GCM", "AES-192-GCM", 24, 12, 16, NULL},
+        {"A256GCM", "AES-256-GCM", 32, 12, 16, NULL},
+        {"A128CBC-HS256", "AES-128-CBC", 32, 16, 16, "SHA256"},
+        {"A192CBC-HS384", "AES-192-CBC", 48, 16, 24, "SHA384"},
+        {"A256CBC-HS512", "AES-256-CBC", 64, 16, 32, "SHA512"},
 };
 
 enum key_mgmt { KM_RSA_OAEP, KM_ECDH_ES, KM_ECDH_ES_KW, KM_DIR, KM_AES_KW };
@@ -43,11 +43,16 @@ struct key_alg {
 };
 
 static const struct key_alg key_algs[] = {
-        { "RSA-OAEP", KM_RSA_OAEP, "SHA1", 0 },     { "RSA-OAEP-256", KM_RSA_OAEP, "SHA256", 0 },
-        { "ECDH-ES", KM_ECDH_ES, NULL, 0 },         { "ECDH-ES+A128KW", KM_ECDH_ES_KW, NULL, 16 },
-        { "ECDH-ES+A192KW", KM_ECDH_ES_KW, NULL, 24 }, { "ECDH-ES+A256KW", KM_ECDH_ES_KW, NULL, 32 },
-        { "dir", KM_DIR, NULL, 0 },                 { "A128KW", KM_AES_KW, NULL, 16 },
-        { "A192KW", KM_AES_KW, NULL, 24 },          { "A256KW", KM_AES_KW, NULL, 32 },
+        {"RSA-OAEP", KM_RSA_OAEP, "SHA1", 0},
+        {"RSA-OAEP-256", KM_RSA_OAEP, "SHA256", 0},
+        {"ECDH-ES", KM_ECDH_ES, NULL, 0},
+        {"ECDH-ES+A128KW", KM_ECDH_ES_KW, NULL, 16},
+        {"ECDH-ES+A192KW", KM_ECDH_ES_KW, NULL, 24},
+        {"ECDH-ES+A256KW", KM_ECDH_ES_KW, NULL, 32},
+        {"dir", KM_DIR, NULL, 0},
+        {"A128KW", KM_AES_KW, NULL, 16},
+        {"A192KW", KM_AES_KW, NULL, 24},
+        {"A256KW", KM_AES_KW, NULL, 32},
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free)
@@ -74,7 +79,8 @@ static int lookup_key_alg(const char *name, const struct key_alg **ret, struct c
                 }
         if (strcmp(name, "RSA1_5") == 0)
                 return cvm_error_set(err, -EOPNOTSUPP,
-                                     "JWE \"alg\":\"RSA1_5\" refused: PKCS#1 v1.5 key transport is open to padding-oracle attacks");
+                                     "JWE \"alg\":\"RSA1_5\" refused: PKCS#1 v1.5 key transport is open to "
+                                     "padding-oracle attacks");
         return cvm_error_set(err, -EOPNOTSUPP, "JWE key management algorithm \"%s\" is not supported", name);
 }
 
@@ -83,7 +89,8 @@ static int lookup_enc(const char *name, const struct enc_alg **ret, struct cvm_e
         const struct enc_alg *e = enc_by_name(name);
 
         if (!e)
-                return cvm_error_set(err, -EOPNOTSUPP, "JWE content encryption \"%s\" is not supported", name);
+                return cvm_error_set(err, -EOPNOTSUPP, "JWE content encryption \"%s\" is not supported",
+                                     name);
         *ret = e;
         return 0;
 }
@@ -112,8 +119,9 @@ static void secret_shrink(struct secret_buf *s, size_t n)
 
 /* ---- content encryption ---------------------------------------------------------------- */
 
-static int gcm_crypt(bool encrypt, const struct enc_alg *e, const uint8_t *key, const uint8_t *iv, const uint8_t *aad,
-                     size_t aad_len, const uint8_t *in, size_t n, uint8_t *out, uint8_t *tag)
+static int gcm_crypt(bool encrypt, const struct enc_alg *e, const uint8_t *key, const uint8_t *iv,
+                     const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t n, uint8_t *out,
+                     uint8_t *tag)
 {
         _cleanup_(EVP_CIPHER_CTX_freep) EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
         _cleanup_(EVP_CIPHER_freep) EVP_CIPHER *cipher = EVP_CIPHER_fetch(NULL, e->cipher, NULL);
@@ -160,9 +168,10 @@ static int cbc_hs_tag(const struct enc_alg *e, const uint8_t *mac_key, const uin
                 al[i] = (uint8_t)(bits >> (56 - 8 * i));
         params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)e->mac_md, 0);
         params[1] = OSSL_PARAM_construct_end();
-        if (EVP_MAC_init(ctx, mac_key, e->cek_size / 2, params) != 1 || EVP_MAC_update(ctx, aad, aad_len) != 1 ||
-            EVP_MAC_update(ctx, iv, e->iv_size) != 1 || EVP_MAC_update(ctx, ct, ct_len) != 1 ||
-            EVP_MAC_update(ctx, al, sizeof(al)) != 1 || EVP_MAC_final(ctx, full, &full_len, sizeof(full)) != 1)
+        if (EVP_MAC_init(ctx, mac_key, e->cek_size / 2, params) != 1 ||
+            EVP_MAC_update(ctx, aad, aad_len) != 1 || EVP_MAC_update(ctx, iv, e->iv_size) != 1 ||
+            EVP_MAC_update(ctx, ct, ct_len) != 1 || EVP_MAC_update(ctx, al, sizeof(al)) != 1 ||
+            EVP_MAC_final(ctx, full, &full_len, sizeof(full)) != 1)
                 return -ENOMEM;
         memcpy(tag, full, e->tag_size);
         OPENSSL_cleanse(full, sizeof(full));
@@ -189,9 +198,9 @@ static int cbc_crypt(bool encrypt, const struct enc_alg *e, const uint8_t *enc_k
         return len + fin;
 }
 
-static int content_decrypt(const struct enc_alg *e, const uint8_t *cek, const uint8_t *iv, const uint8_t *aad,
-                           size_t aad_len, const uint8_t *ct, size_t ct_len, const uint8_t *tag,
-                           struct secret_buf *ret, struct cvm_error *err)
+static int content_decrypt(const struct enc_alg *e, const uint8_t *cek, const uint8_t *iv,
+                           const uint8_t *aad, size_t aad_len, const uint8_t *ct, size_t ct_len,
+                           const uint8_t *tag, struct secret_buf *ret, struct cvm_error *err)
 {
         _cleanup_(secret_freep) struct secret_buf pt = {};
         int n;
@@ -204,18 +213,21 @@ static int content_decrypt(const struct enc_alg *e, const uint8_t *cek, const ui
                 if (cbc_hs_tag(e, cek, aad, aad_len, iv, ct, ct_len, want) < 0)
                         return cvm_error_set(err, -ENOMEM, "out of memory");
                 if (CRYPTO_memcmp(want, tag, e->tag_size) != 0)
-                        return cvm_error_set(err, -EKEYREJECTED,
-                                             "JWE %s authentication tag does not verify (wrong key or tampered data)",
-                                             e->name);
+                        return cvm_error_set(
+                                err, -EKEYREJECTED,
+                                "JWE %s authentication tag does not verify (wrong key or tampered data)",
+                                e->name);
                 if (ct_len == 0 || ct_len % 16 != 0)
-                        return cvm_error_set(err, -EBADMSG, "JWE %s ciphertext of %zu bytes is not whole AES blocks",
+                        return cvm_error_set(err, -EBADMSG,
+                                             "JWE %s ciphertext of %zu bytes is not whole AES blocks",
                                              e->name, ct_len);
                 n = cbc_crypt(false, e, cek + e->cek_size / 2, iv, ct, ct_len, pt.data);
         } else
                 n = gcm_crypt(false, e, cek, iv, aad, aad_len, ct, ct_len, pt.data, (uint8_t *)tag);
         if (n == -EKEYREJECTED)
-                return cvm_error_set(err, n, "JWE %s authentication tag does not verify (wrong key or tampered data)",
-                                     e->name);
+                return cvm_error_set(
+                        err, n, "JWE %s authentication tag does not verify (wrong key or tampered data)",
+                        e->name);
         if (n < 0)
                 return cvm_error_set(err, n, "JWE %s decryption failed", e->name);
         secret_shrink(&pt, (size_t)n);
@@ -241,7 +253,8 @@ static int aes_kw(bool wrap, const uint8_t *kek, size_t kek_len, const uint8_t *
         EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
         if (EVP_CipherInit_ex2(ctx, cipher, kek, NULL, wrap, NULL) != 1)
                 return -ENOMEM;
-        if (EVP_CipherUpdate(ctx, out, &len, in, (int)n) != 1 || EVP_CipherFinal_ex(ctx, out + len, &fin) != 1)
+        if (EVP_CipherUpdate(ctx, out, &len, in, (int)n) != 1 ||
+            EVP_CipherFinal_ex(ctx, out + len, &fin) != 1)
                 return -EKEYREJECTED; /* integrity check of RFC 3394 failed */
         *ret_len = (size_t)(len + fin);
         return 0;
@@ -260,13 +273,13 @@ static int concat_kdf(const uint8_t *z, size_t z_len, const char *algid, const u
 
         if (!kdf || !(ctx = EVP_KDF_CTX_new(kdf)) || !(info = malloc(info_len)))
                 return -ENOMEM;
-#define PUT32(v)                                        \
-        do {                                            \
-                uint32_t _v = (uint32_t)(v);            \
-                info[o++] = (uint8_t)(_v >> 24);        \
-                info[o++] = (uint8_t)(_v >> 16);        \
-                info[o++] = (uint8_t)(_v >> 8);         \
-                info[o++] = (uint8_t)_v;                \
+#define PUT32(v)                                 \
+        do {                                     \
+                uint32_t _v = (uint32_t)(v);     \
+                info[o++] = (uint8_t)(_v >> 24); \
+                info[o++] = (uint8_t)(_v >> 16); \
+                info[o++] = (uint8_t)(_v >> 8);  \
+                info[o++] = (uint8_t)_v;         \
         } while (0)
         PUT32(alg_len);
         memcpy(info + o, algid, alg_len);
@@ -294,7 +307,8 @@ static int concat_kdf(const uint8_t *z, size_t z_len, const char *algid, const u
 static bool has_private(EVP_PKEY *key)
 {
         BIGNUM *bn = NULL;
-        const char *param = EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA ? OSSL_PKEY_PARAM_RSA_D : OSSL_PKEY_PARAM_PRIV_KEY;
+        const char *param =
+                EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA ? OSSL_PKEY_PARAM_RSA_D : OSSL_PKEY_PARAM_PRIV_KEY;
         bool ok = EVP_PKEY_get_bn_param(key, param, &bn) == 1;
 
         BN_clear_free(bn);
@@ -312,7 +326,8 @@ static int ecdh(EVP_PKEY *priv, EVP_PKEY *peer, struct secret_buf *ret, struct c
         if (!has_private(priv) || EVP_PKEY_derive_init(ctx) != 1)
                 return cvm_error_set(err, -EKEYREJECTED, "JWE ECDH: the key is not an EC private key");
         if (EVP_PKEY_derive_set_peer_ex(ctx, peer, 1) != 1)
-                return cvm_error_set(err, -EBADMSG, "JWE \"epk\" is not a valid public key on our key's curve");
+                return cvm_error_set(err, -EBADMSG,
+                                     "JWE \"epk\" is not a valid public key on our key's curve");
         if (EVP_PKEY_derive(ctx, NULL, &n) != 1 || secret_alloc(&z, n) < 0)
                 return cvm_error_set(err, -ENOMEM, "out of memory");
         if (EVP_PKEY_derive(ctx, z.data, &n) != 1)
@@ -343,7 +358,8 @@ static int rsa_oaep(bool encrypt, const struct key_alg *k, EVP_PKEY *key, const 
                 return -EKEYREJECTED;
         if (secret_alloc(&out, len) < 0)
                 return -ENOMEM;
-        r = encrypt ? EVP_PKEY_encrypt(ctx, out.data, &len, in, n) : EVP_PKEY_decrypt(ctx, out.data, &len, in, n);
+        r = encrypt ? EVP_PKEY_encrypt(ctx, out.data, &len, in, n)
+                    : EVP_PKEY_decrypt(ctx, out.data, &len, in, n);
         if (r != 1)
                 return -EKEYREJECTED;
         secret_shrink(&out, len);
@@ -419,13 +435,15 @@ static int parse_compact(struct message *m, const char *s, size_t len, struct cv
         for (size_t i = 0; i <= len; i++)
                 if (i == len || s[i] == '.') {
                         if (k == 5)
-                                return cvm_error_set(err, -EBADMSG, "not a compact JWE: more than 5 dot-separated parts");
+                                return cvm_error_set(err, -EBADMSG,
+                                                     "not a compact JWE: more than 5 dot-separated parts");
                         part[k] = s + start;
                         part_len[k++] = i - start;
                         start = i + 1;
                 }
         if (k != 5)
-                return cvm_error_set(err, -EBADMSG, "not a compact JWE: expected 5 dot-separated parts, found %zu", k);
+                return cvm_error_set(err, -EBADMSG,
+                                     "not a compact JWE: expected 5 dot-separated parts, found %zu", k);
         if (part_len[0] == 0)
                 return cvm_error_set(err, -EBADMSG, "compact JWE has an empty protected header");
         if ((r = parse_protected(m, part[0], part_len[0], err)) < 0 ||
@@ -443,7 +461,8 @@ static int parse_compact(struct message *m, const char *s, size_t len, struct cv
         return 0;
 }
 
-static int get_object(json_object *obj, const char *name, const char *what, json_object **ret, struct cvm_error *err)
+static int get_object(json_object *obj, const char *name, const char *what, json_object **ret,
+                      struct cvm_error *err)
 {
         json_object *v;
 
@@ -495,14 +514,15 @@ static int parse_json(struct message *m, const char *s, size_t len, struct cvm_e
 
                 if (json_object_object_get_ex(m->doc, "encrypted_key", NULL) ||
                     json_object_object_get_ex(m->doc, "header", NULL))
-                        return cvm_error_set(err, -EBADMSG,
-                                             "JWE JSON mixes \"recipients\" with flattened \"encrypted_key\"/\"header\"");
+                        return cvm_error_set(
+                                err, -EBADMSG,
+                                "JWE JSON mixes \"recipients\" with flattened \"encrypted_key\"/\"header\"");
                 if (!json_object_is_type(recipients, json_type_array))
                         return cvm_error_set(err, -EBADMSG, "JWE JSON \"recipients\" is not an array");
                 n = json_object_array_length(recipients);
                 if (n == 0 || n > MAX_RECIPIENTS)
-                        return cvm_error_set(err, -EBADMSG, "JWE JSON has %zu recipients (1..%d supported)", n,
-                                             MAX_RECIPIENTS);
+                        return cvm_error_set(err, -EBADMSG, "JWE JSON has %zu recipients (1..%d supported)",
+                                             n, MAX_RECIPIENTS);
                 for (size_t i = 0; i < n; i++) {
                         json_object *rc = json_object_array_get_idx(recipients, i);
                         char what[48];
@@ -536,11 +556,11 @@ static int merge_headers(json_object *const src[3], json_object **ret, struct cv
         for (size_t i = 0; i < 3; i++) {
                 if (!src[i])
                         continue;
-                json_object_object_foreach(src[i], k, v)
-                {
+                json_object_object_foreach (src[i], k, v) {
                         if (json_object_object_get_ex(h, k, NULL))
-                                return cvm_error_set(err, -EBADMSG, "JWE header member \"%s\" appears in more than one header",
-                                                     k);
+                                return cvm_error_set(
+                                        err, -EBADMSG,
+                                        "JWE header member \"%s\" appears in more than one header", k);
                         if (json_object_object_add(h, k, json_object_get(v)) < 0)
                                 return cvm_error_set(err, -ENOMEM, "out of memory");
                 }
@@ -561,8 +581,10 @@ static int derive_cek_ecdh(const struct key_alg *k, const struct enc_alg *e, jso
         int r;
 
         if (jwk_ec_curve(key, &our_crv, &fs) < 0)
-                return cvm_error_set(err, -EKEYREJECTED, "JWE %s needs an EC P-256/384/521 private key", k->name);
-        if (!json_object_object_get_ex(hdr, "epk", &epk_jwk) || !json_object_is_type(epk_jwk, json_type_object))
+                return cvm_error_set(err, -EKEYREJECTED, "JWE %s needs an EC P-256/384/521 private key",
+                                     k->name);
+        if (!json_object_object_get_ex(hdr, "epk", &epk_jwk) ||
+            !json_object_is_type(epk_jwk, json_type_object))
                 return cvm_error_set(err, -EBADMSG, "JWE %s header has no \"epk\" object", k->name);
         if (json_object_object_get_ex(epk_jwk, "d", NULL))
                 return cvm_error_set(err, -EBADMSG, "JWE \"epk\" contains a private key");
@@ -584,28 +606,33 @@ static int derive_cek_ecdh(const struct key_alg *k, const struct enc_alg *e, jso
                 return cvm_error_set(err, -ENOMEM, "JWE Concat KDF failed");
         if (k->kind == KM_ECDH_ES) {
                 if (rc->ek_size != 0)
-                        return cvm_error_set(err, -EBADMSG, "JWE ECDH-ES (direct agreement) must have an empty encrypted key");
+                        return cvm_error_set(
+                                err, -EBADMSG,
+                                "JWE ECDH-ES (direct agreement) must have an empty encrypted key");
                 *ret = kek;
                 kek = (struct secret_buf){};
                 return 0;
         }
         if (rc->ek_size < 24 || rc->ek_size % 8 != 0 || rc->ek_size > 8 + 64)
-                return cvm_error_set(err, -EBADMSG, "JWE encrypted key of %zu bytes is not an AES key wrap of a CEK",
+                return cvm_error_set(err, -EBADMSG,
+                                     "JWE encrypted key of %zu bytes is not an AES key wrap of a CEK",
                                      rc->ek_size);
         if (secret_alloc(&cek, rc->ek_size) < 0)
                 return cvm_error_set(err, -ENOMEM, "out of memory");
         r = aes_kw(false, kek.data, kek.size, rc->ek, rc->ek_size, cek.data, &n);
         if (r < 0)
-                return cvm_error_set(err, r, "JWE %s: the encrypted key does not unwrap (wrong key or tampered data)",
-                                     k->name);
+                return cvm_error_set(
+                        err, r, "JWE %s: the encrypted key does not unwrap (wrong key or tampered data)",
+                        k->name);
         secret_shrink(&cek, n);
         *ret = cek;
         cek = (struct secret_buf){};
         return 0;
 }
 
-static int derive_cek(const struct key_alg *k, const struct enc_alg *e, json_object *hdr, const struct dec_key *key,
-                      const struct recipient *rc, struct secret_buf *ret, struct cvm_error *err)
+static int derive_cek(const struct key_alg *k, const struct enc_alg *e, json_object *hdr,
+                      const struct dec_key *key, const struct recipient *rc, struct secret_buf *ret,
+                      struct cvm_error *err)
 {
         _cleanup_(secret_freep) struct secret_buf cek = {};
         size_t n;
@@ -617,14 +644,16 @@ static int derive_cek(const struct key_alg *k, const struct enc_alg *e, json_obj
                         return cvm_error_set(err, -EKEYREJECTED, "JWE %s needs an RSA private key", k->name);
                 if (rc->ek_size != (size_t)EVP_PKEY_get_size(key->pkey))
                         return cvm_error_set(err, -EKEYREJECTED,
-                                             "JWE %s encrypted key is %zu bytes, our %d-bit key decrypts %d", k->name,
-                                             rc->ek_size, EVP_PKEY_get_bits(key->pkey), EVP_PKEY_get_size(key->pkey));
+                                             "JWE %s encrypted key is %zu bytes, our %d-bit key decrypts %d",
+                                             k->name, rc->ek_size, EVP_PKEY_get_bits(key->pkey),
+                                             EVP_PKEY_get_size(key->pkey));
                 r = rsa_oaep(false, k, key->pkey, rc->ek, rc->ek_size, &cek);
                 if (r == -ENOMEM)
                         return cvm_error_set(err, r, "out of memory");
                 if (r < 0)
                         return cvm_error_set(err, -EKEYREJECTED,
-                                             "JWE %s: the encrypted key cannot be decrypted with our key (encrypted to another key?)",
+                                             "JWE %s: the encrypted key cannot be decrypted with our key "
+                                             "(encrypted to another key?)",
                                              k->name);
                 break;
         case KM_ECDH_ES:
@@ -646,33 +675,38 @@ static int derive_cek(const struct key_alg *k, const struct enc_alg *e, json_obj
                 break;
         case KM_AES_KW:
                 if (!key->oct || key->oct_len != k->kw_size)
-                        return cvm_error_set(err, -EKEYREJECTED, "JWE %s needs a %zu-byte secret key", k->name, k->kw_size);
+                        return cvm_error_set(err, -EKEYREJECTED, "JWE %s needs a %zu-byte secret key",
+                                             k->name, k->kw_size);
                 if (rc->ek_size < 24 || rc->ek_size % 8 != 0 || rc->ek_size > 8 + 64)
-                        return cvm_error_set(err, -EBADMSG, "JWE encrypted key of %zu bytes is not an AES key wrap of a CEK",
-                                             rc->ek_size);
+                        return cvm_error_set(
+                                err, -EBADMSG,
+                                "JWE encrypted key of %zu bytes is not an AES key wrap of a CEK",
+                                rc->ek_size);
                 if (secret_alloc(&cek, rc->ek_size) < 0)
                         return cvm_error_set(err, -ENOMEM, "out of memory");
                 r = aes_kw(false, key->oct, key->oct_len, rc->ek, rc->ek_size, cek.data, &n);
                 if (r < 0)
-                        return cvm_error_set(err, r, "JWE %s: the encrypted key does not unwrap (wrong key or tampered data)",
-                                             k->name);
+                        return cvm_error_set(
+                                err, r,
+                                "JWE %s: the encrypted key does not unwrap (wrong key or tampered data)",
+                                k->name);
                 secret_shrink(&cek, n);
                 break;
         }
         if (cek.size != e->cek_size)
-                return cvm_error_set(err, -EKEYREJECTED, "JWE content key is %zu bytes, %s needs %zu", cek.size, e->name,
-                                     e->cek_size);
+                return cvm_error_set(err, -EKEYREJECTED, "JWE content key is %zu bytes, %s needs %zu",
+                                     cek.size, e->name, e->cek_size);
         *ret = cek;
         cek = (struct secret_buf){};
         return 0;
 }
 
-static int decrypt_recipient(struct message *m, size_t i, const struct dec_key *key, struct secret_buf *ret_pt,
-                             json_object **ret_header, struct cvm_error *err)
+static int decrypt_recipient(struct message *m, size_t i, const struct dec_key *key,
+                             struct secret_buf *ret_pt, json_object **ret_header, struct cvm_error *err)
 {
         _cleanup_(json_object_putp) json_object *hdr = NULL;
         _cleanup_(secret_freep) struct secret_buf cek = {}, pt = {};
-        json_object *const src[3] = { m->protected, m->shared, m->recipients[i].header };
+        json_object *const src[3] = {m->protected, m->shared, m->recipients[i].header};
         const struct key_alg *k;
         const struct enc_alg *e;
         const char *alg, *enc;
@@ -684,20 +718,22 @@ static int decrypt_recipient(struct message *m, size_t i, const struct dec_key *
             (r = jose_get_string(hdr, "enc", "JWE header", true, &enc, err)) < 0)
                 return r;
         if (json_object_object_get_ex(hdr, "crit", NULL))
-                return cvm_error_set(err, -EOPNOTSUPP, "JWE header lists critical extensions, none is supported");
+                return cvm_error_set(err, -EOPNOTSUPP,
+                                     "JWE header lists critical extensions, none is supported");
         if (json_object_object_get_ex(hdr, "zip", NULL))
                 return cvm_error_set(err, -EOPNOTSUPP, "JWE compressed content (\"zip\") is not supported");
         if ((r = lookup_key_alg(alg, &k, err)) < 0 || (r = lookup_enc(enc, &e, err)) < 0)
                 return r;
         if (m->iv_size != e->iv_size)
-                return cvm_error_set(err, -EBADMSG, "JWE iv is %zu bytes, %s needs %zu", m->iv_size, e->name, e->iv_size);
+                return cvm_error_set(err, -EBADMSG, "JWE iv is %zu bytes, %s needs %zu", m->iv_size, e->name,
+                                     e->iv_size);
         if (m->tag_size != e->tag_size)
-                return cvm_error_set(err, -EBADMSG, "JWE tag is %zu bytes, %s needs %zu", m->tag_size, e->name,
-                                     e->tag_size);
+                return cvm_error_set(err, -EBADMSG, "JWE tag is %zu bytes, %s needs %zu", m->tag_size,
+                                     e->name, e->tag_size);
         if ((r = derive_cek(k, e, hdr, key, &m->recipients[i], &cek, err)) < 0)
                 return r;
-        if ((r = content_decrypt(e, cek.data, m->iv, (const uint8_t *)m->aad, strlen(m->aad), m->ct, m->ct_size,
-                                 m->tag, &pt, err)) < 0)
+        if ((r = content_decrypt(e, cek.data, m->iv, (const uint8_t *)m->aad, strlen(m->aad), m->ct,
+                                 m->ct_size, m->tag, &pt, err)) < 0)
                 return r;
         if (ret_header)
                 *ret_header = TAKE_PTR(hdr);
@@ -706,8 +742,8 @@ static int decrypt_recipient(struct message *m, size_t i, const struct dec_key *
         return 0;
 }
 
-static int decrypt_any(const char *input, size_t len, const struct dec_key *key, struct secret_buf *ret_plaintext,
-                       json_object **ret_header, struct cvm_error *err)
+static int decrypt_any(const char *input, size_t len, const struct dec_key *key,
+                       struct secret_buf *ret_plaintext, json_object **ret_header, struct cvm_error *err)
 {
         struct message m = {};
         size_t start = 0;
@@ -716,7 +752,8 @@ static int decrypt_any(const char *input, size_t len, const struct dec_key *key,
         if (len == SIZE_MAX)
                 len = strlen(input);
         if (len > JWE_MAX_SIZE) {
-                r = cvm_error_set(err, -EBADMSG, "JWE of %zu bytes exceeds the limit of %u", len, JWE_MAX_SIZE);
+                r = cvm_error_set(err, -EBADMSG, "JWE of %zu bytes exceeds the limit of %u", len,
+                                  JWE_MAX_SIZE);
                 goto out;
         }
         while (start < len && strchr(" \t\r\n", input[start]) && input[start])
@@ -742,7 +779,8 @@ static int decrypt_any(const char *input, size_t len, const struct dec_key *key,
                 r = decrypt_recipient(&m, i, key, ret_plaintext, ret_header, &e);
                 if (r >= 0 || r == -ENOMEM || i + 1 == m.n_recipients) {
                         if (r < 0)
-                                cvm_error_set(err, r, "no JWE recipient could be decrypted; last (#%zu): %s", i, e.message);
+                                cvm_error_set(err, r, "no JWE recipient could be decrypted; last (#%zu): %s",
+                                              i, e.message);
                         break;
                 }
         }
@@ -754,15 +792,15 @@ out:
 int jwe_decrypt(const char *input, size_t len, EVP_PKEY *key, struct secret_buf *ret_plaintext,
                 json_object **ret_header, struct cvm_error *err)
 {
-        const struct dec_key k = { .pkey = key };
+        const struct dec_key k = {.pkey = key};
 
         return decrypt_any(input, len, &k, ret_plaintext, ret_header, err);
 }
 
-int jwe_decrypt_oct(const char *input, size_t len, const void *key, size_t key_len, struct secret_buf *ret_plaintext,
-                    json_object **ret_header, struct cvm_error *err)
+int jwe_decrypt_oct(const char *input, size_t len, const void *key, size_t key_len,
+                    struct secret_buf *ret_plaintext, json_object **ret_header, struct cvm_error *err)
 {
-        const struct dec_key k = { .oct = key, .oct_len = key_len };
+        const struct dec_key k = {.oct = key, .oct_len = key_len};
 
         if (key_len == 0)
                 return cvm_error_set(err, -EINVAL, "empty secret key");
@@ -771,13 +809,15 @@ int jwe_decrypt_oct(const char *input, size_t len, const void *key, size_t key_l
 
 /* ---- encryption (test emulators) ------------------------------------------------------- */
 
-int jwe_encrypt(const char *alg, const char *enc, EVP_PKEY *recipient, json_object *header, const void *plaintext,
-                size_t plaintext_size, enum jwe_format format, char **ret, struct cvm_error *err)
+int jwe_encrypt(const char *alg, const char *enc, EVP_PKEY *recipient, json_object *header,
+                const void *plaintext, size_t plaintext_size, enum jwe_format format, char **ret,
+                struct cvm_error *err)
 {
         _cleanup_(secret_freep) struct secret_buf cek = {}, ek = {}, kek = {}, z = {};
         _cleanup_(json_object_putp) json_object *h = NULL;
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *eph = NULL;
-        _cleanup_free_ char *htext = NULL, *hb64 = NULL, *ekb64 = NULL, *ivb64 = NULL, *ctb64 = NULL, *tagb64 = NULL;
+        _cleanup_free_ char *htext = NULL, *hb64 = NULL, *ekb64 = NULL, *ivb64 = NULL, *ctb64 = NULL,
+                            *tagb64 = NULL;
         _cleanup_free_ uint8_t *ct = NULL;
         uint8_t iv[16], tag[32];
         const struct key_alg *k;
@@ -796,8 +836,7 @@ int jwe_encrypt(const char *alg, const char *enc, EVP_PKEY *recipient, json_obje
         if (header) {
                 if (!json_object_is_type(header, json_type_object))
                         return cvm_error_set(err, -EINVAL, "JWE header is not an object");
-                json_object_object_foreach(header, hk, hv)
-                {
+                json_object_object_foreach (header, hk, hv) {
                         if (json_object_object_add(h, hk, json_object_get(hv)) < 0)
                                 return cvm_error_set(err, -ENOMEM, "out of memory");
                 }
@@ -806,8 +845,10 @@ int jwe_encrypt(const char *alg, const char *enc, EVP_PKEY *recipient, json_obje
                 return cvm_error_set(err, -ENOMEM, "out of memory");
 
         if (k->kind == KM_RSA_OAEP) {
-                if (EVP_PKEY_get_base_id(recipient) != EVP_PKEY_RSA || EVP_PKEY_get_bits(recipient) < JWS_RSA_MIN_BITS)
-                        return cvm_error_set(err, -EKEYREJECTED, "JWE %s needs an RSA key of at least %d bits", alg,
+                if (EVP_PKEY_get_base_id(recipient) != EVP_PKEY_RSA ||
+                    EVP_PKEY_get_bits(recipient) < JWS_RSA_MIN_BITS)
+                        return cvm_error_set(err, -EKEYREJECTED,
+                                             "JWE %s needs an RSA key of at least %d bits", alg,
                                              JWS_RSA_MIN_BITS);
                 if (secret_alloc(&cek, e->cek_size) < 0 || RAND_priv_bytes(cek.data, (int)e->cek_size) != 1)
                         return cvm_error_set(err, -ENOMEM, "cannot generate a content key");
@@ -820,7 +861,8 @@ int jwe_encrypt(const char *alg, const char *enc, EVP_PKEY *recipient, json_obje
                 size_t fs, keylen = k->kind == KM_ECDH_ES ? e->cek_size : k->kw_size;
 
                 if (jwk_ec_curve(recipient, &crv, &fs) < 0)
-                        return cvm_error_set(err, -EKEYREJECTED, "JWE %s needs an EC P-256/384/521 key", alg);
+                        return cvm_error_set(err, -EKEYREJECTED, "JWE %s needs an EC P-256/384/521 key",
+                                             alg);
                 /* OpenSSL knows the NIST names ("P-256") as group aliases. */
                 eph = EVP_PKEY_Q_keygen(NULL, NULL, "EC", crv);
                 if (!eph)
@@ -834,7 +876,8 @@ int jwe_encrypt(const char *alg, const char *enc, EVP_PKEY *recipient, json_obje
                 if ((r = ecdh(eph, recipient, &z, err)) < 0)
                         return r;
                 if (secret_alloc(&kek, keylen) < 0 ||
-                    concat_kdf(z.data, z.size, k->kind == KM_ECDH_ES ? enc : alg, NULL, 0, NULL, 0, kek.data, keylen) < 0)
+                    concat_kdf(z.data, z.size, k->kind == KM_ECDH_ES ? enc : alg, NULL, 0, NULL, 0, kek.data,
+                               keylen) < 0)
                         return cvm_error_set(err, -ENOMEM, "JWE Concat KDF failed");
                 if (k->kind == KM_ECDH_ES) {
                         cek = kek;
@@ -844,7 +887,8 @@ int jwe_encrypt(const char *alg, const char *enc, EVP_PKEY *recipient, json_obje
                 } else {
                         size_t wl;
 
-                        if (secret_alloc(&cek, e->cek_size) < 0 || RAND_priv_bytes(cek.data, (int)e->cek_size) != 1 ||
+                        if (secret_alloc(&cek, e->cek_size) < 0 ||
+                            RAND_priv_bytes(cek.data, (int)e->cek_size) != 1 ||
                             secret_alloc(&ek, e->cek_size + 8) < 0)
                                 return cvm_error_set(err, -ENOMEM, "cannot generate a content key");
                         if (aes_kw(true, kek.data, kek.size, cek.data, cek.size, ek.data, &wl) < 0)
@@ -865,11 +909,12 @@ int jwe_encrypt(const char *alg, const char *enc, EVP_PKEY *recipient, json_obje
                 return cvm_error_set(err, -ENOMEM, "out of memory");
         if (e->mac_md) {
                 n = cbc_crypt(true, e, cek.data + e->cek_size / 2, iv, plaintext, plaintext_size, ct);
-                if (n < 0 || cbc_hs_tag(e, cek.data, (const uint8_t *)hb64, strlen(hb64), iv, ct, (size_t)n, tag) < 0)
+                if (n < 0 ||
+                    cbc_hs_tag(e, cek.data, (const uint8_t *)hb64, strlen(hb64), iv, ct, (size_t)n, tag) < 0)
                         return cvm_error_set(err, -ENOMEM, "JWE %s encryption failed", enc);
         } else {
-                n = gcm_crypt(true, e, cek.data, iv, (const uint8_t *)hb64, strlen(hb64), plaintext, plaintext_size, ct,
-                              tag);
+                n = gcm_crypt(true, e, cek.data, iv, (const uint8_t *)hb64, strlen(hb64), plaintext,
+                              plaintext_size, ct, tag);
                 if (n < 0)
                         return cvm_error_set(err, -ENOMEM, "JWE %s encryption failed", enc);
         }
@@ -897,7 +942,8 @@ int jwe_encrypt(const char *alg, const char *enc, EVP_PKEY *recipient, json_obje
                     jose_add_string(o, "iv", ivb64) < 0 || jose_add_string(o, "ciphertext", ctb64) < 0 ||
                     jose_add_string(o, "tag", tagb64) < 0)
                         return cvm_error_set(err, -ENOMEM, "out of memory");
-                s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+                s = json_object_to_json_string_ext(o,
+                                                   JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
                 if (!s || !(*ret = strdup(s)))
                         return cvm_error_set(err, -ENOMEM, "out of memory");
         }

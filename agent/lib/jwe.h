@@ -55,8 +55,8 @@ int jwe_decrypt(const char *input, size_t len, EVP_PKEY *key, struct secret_buf 
  * jwe_decrypt_oct() - as jwe_decrypt() with the secret key @k of @k_len bytes, for "dir" and
  * AES key wrap ("A128KW", ...).
  */
-int jwe_decrypt_oct(const char *input, size_t len, const void *k, size_t k_len, struct secret_buf *ret_plaintext,
-                    json_object **ret_header, struct cvm_error *err);
+int jwe_decrypt_oct(const char *input, size_t len, const void *k, size_t k_len,
+                    struct secret_buf *ret_plaintext, json_object **ret_header, struct cvm_error *err);
 
 /**
  * jwe_encrypt() - encrypt @plaintext to the public key @recipient. Used by the test emulators
@@ -70,5 +70,6 @@ int jwe_decrypt_oct(const char *input, size_t len, const void *k, size_t k_len, 
  * @ret: the serialized JWE, NUL-terminated, the caller frees.
  * Return: 0, -EOPNOTSUPP (unknown alg/enc), -EKEYREJECTED (key does not fit alg), -ENOMEM.
  */
-int jwe_encrypt(const char *alg, const char *enc, EVP_PKEY *recipient, json_object *header, const void *plaintext,
-                size_t plaintext_size, enum jwe_format format, char **ret, struct cvm_error *err);
+int jwe_encrypt(const char *alg, const char *enc, EVP_PKEY *recipient, json_object *header,
+                const void *plaintext, size_t plaintext_size, enum jwe_format format, char **ret,
+                struct cvm_error *err);

@@ -17,9 +17,9 @@ struct curve {
 };
 
 static const struct curve curves[] = {
-        { "P-256", "prime256v1", 32 },
-        { "P-384", "secp384r1", 48 },
-        { "P-521", "secp521r1", 66 },
+        {"P-256", "prime256v1", 32},
+        {"P-384", "secp384r1", 48},
+        {"P-521", "secp521r1", 66},
 };
 
 static const struct curve *curve_by_jwk_name(const char *name)
@@ -60,7 +60,7 @@ int jwk_ec_curve(EVP_PKEY *pkey, const char **ret_crv, size_t *ret_field_size)
         return -EOPNOTSUPP;
 }
 
-int jwk_parse_x5c(json_object *x5c, const char *what, STACK_OF(X509) **ret, struct cvm_error *err)
+int jwk_parse_x5c(json_object *x5c, const char *what, STACK_OF(X509) * *ret, struct cvm_error *err)
 {
         _cleanup_(x509_stack_freep) STACK_OF(X509) *certs = NULL;
         size_t n;
@@ -101,7 +101,8 @@ int jwk_parse_x5c(json_object *x5c, const char *what, STACK_OF(X509) **ret, stru
                         return cvm_error_set(err, -EBADMSG, "%s is not a DER X.509 certificate", field);
                 if (p != der + der_size) {
                         X509_free(cert);
-                        return cvm_error_set(err, -EBADMSG, "%s has %zu bytes of trailing data after the certificate",
+                        return cvm_error_set(err, -EBADMSG,
+                                             "%s has %zu bytes of trailing data after the certificate",
                                              field, (size_t)(der + der_size - p));
                 }
                 if (!sk_X509_push(certs, cert)) {
@@ -114,8 +115,8 @@ int jwk_parse_x5c(json_object *x5c, const char *what, STACK_OF(X509) **ret, stru
 }
 
 /* Decodes a base64url big-endian integer member into a BIGNUM. */
-static int get_bn(json_object *jwk, const char *name, bool required, bool secret, size_t max_bytes, BIGNUM **ret,
-                  struct cvm_error *err)
+static int get_bn(json_object *jwk, const char *name, bool required, bool secret, size_t max_bytes,
+                  BIGNUM **ret, struct cvm_error *err)
 {
         uint8_t *raw = NULL;
         size_t n = 0;
@@ -131,8 +132,8 @@ static int get_bn(json_object *jwk, const char *name, bool required, bool secret
         }
         if (n == 0 || n > max_bytes) {
                 erase_and_free(raw, n);
-                return cvm_error_set(err, -EBADMSG, "JWK member \"%s\" has %zu bytes (expected 1..%zu)", name, n,
-                                     max_bytes);
+                return cvm_error_set(err, -EBADMSG, "JWK member \"%s\" has %zu bytes (expected 1..%zu)",
+                                     name, n, max_bytes);
         }
         bn = secret ? BN_secure_new() : BN_new();
         if (bn && !BN_bin2bn(raw, (int)n, bn)) {
@@ -151,7 +152,8 @@ static int get_bn(json_object *jwk, const char *name, bool required, bool secret
         return 0;
 }
 
-static int build_pkey(const char *type, int selection, OSSL_PARAM_BLD *bld, EVP_PKEY **ret, struct cvm_error *err)
+static int build_pkey(const char *type, int selection, OSSL_PARAM_BLD *bld, EVP_PKEY **ret,
+                      struct cvm_error *err)
 {
         _cleanup_(OSSL_PARAM_freep) OSSL_PARAM *params = NULL;
         _cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
@@ -170,10 +172,11 @@ static int build_pkey(const char *type, int selection, OSSL_PARAM_BLD *bld, EVP_
 
 static int rsa_from_jwk(json_object *jwk, EVP_PKEY **ret, struct cvm_error *err)
 {
-        static const char *const crt_names[] = { "p", "q", "dp", "dq", "qi" };
+        static const char *const crt_names[] = {"p", "q", "dp", "dq", "qi"};
         static const char *const crt_params[] = {
-                OSSL_PKEY_PARAM_RSA_FACTOR1,   OSSL_PKEY_PARAM_RSA_FACTOR2,     OSSL_PKEY_PARAM_RSA_EXPONENT1,
-                OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
+                OSSL_PKEY_PARAM_RSA_FACTOR1,      OSSL_PKEY_PARAM_RSA_FACTOR2,
+                OSSL_PKEY_PARAM_RSA_EXPONENT1,    OSSL_PKEY_PARAM_RSA_EXPONENT2,
+                OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
         };
         const size_t max = JWK_RSA_MAX_BITS / 8;
         _cleanup_(bn_clear_freep) BIGNUM *n = NULL, *e = NULL, *d = NULL;
@@ -183,13 +186,16 @@ static int rsa_from_jwk(json_object *jwk, EVP_PKEY **ret, struct cvm_error *err)
         size_t n_crt = 0;
         int r;
 
-        if ((r = get_bn(jwk, "n", true, false, max, &n, err)) < 0 || (r = get_bn(jwk, "e", true, false, 8, &e, err)) < 0 ||
+        if ((r = get_bn(jwk, "n", true, false, max, &n, err)) < 0 ||
+            (r = get_bn(jwk, "e", true, false, 8, &e, err)) < 0 ||
             (r = get_bn(jwk, "d", false, true, max, &d, err)) < 0)
                 return r;
         if (!BN_is_odd(n) || BN_num_bits(n) < 512)
-                return cvm_error_set(err, -EBADMSG, "JWK: RSA modulus of %d bits is not a valid modulus", BN_num_bits(n));
+                return cvm_error_set(err, -EBADMSG, "JWK: RSA modulus of %d bits is not a valid modulus",
+                                     BN_num_bits(n));
         if (!BN_is_odd(e) || BN_is_one(e))
-                return cvm_error_set(err, -EBADMSG, "JWK: RSA public exponent is not odd and greater than 1");
+                return cvm_error_set(err, -EBADMSG,
+                                     "JWK: RSA public exponent is not odd and greater than 1");
         if (d)
                 for (size_t i = 0; i < ELEMENTSOF(crt); i++) {
                         if ((r = get_bn(jwk, crt_names[i], false, true, max, &crt[i], err)) < 0)
@@ -198,7 +204,8 @@ static int rsa_from_jwk(json_object *jwk, EVP_PKEY **ret, struct cvm_error *err)
                                 n_crt++;
                 }
         if (n_crt != 0 && n_crt != ELEMENTSOF(crt))
-                return cvm_error_set(err, -EBADMSG, "JWK: RSA private key has %zu of the 5 CRT members p, q, dp, dq, qi",
+                return cvm_error_set(err, -EBADMSG,
+                                     "JWK: RSA private key has %zu of the 5 CRT members p, q, dp, dq, qi",
                                      n_crt);
 
         bld = OSSL_PARAM_BLD_new();
@@ -213,12 +220,14 @@ static int rsa_from_jwk(json_object *jwk, EVP_PKEY **ret, struct cvm_error *err)
         if (r < 0)
                 return cvm_error_set(err, r, "JWK: OpenSSL rejects the RSA key parameters");
         if (n_crt) {
-                _cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+                _cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx =
+                        EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
 
                 if (!ctx)
                         return cvm_error_set(err, -ENOMEM, "out of memory");
                 if (EVP_PKEY_pairwise_check(ctx) != 1)
-                        return cvm_error_set(err, -EBADMSG, "JWK: RSA private members do not match the public key");
+                        return cvm_error_set(err, -EBADMSG,
+                                             "JWK: RSA private members do not match the public key");
         }
         *ret = TAKE_PTR(pkey);
         return 0;
@@ -246,15 +255,17 @@ static int ec_from_jwk(json_object *jwk, EVP_PKEY **ret, struct cvm_error *err)
                 return r;
         /* RFC 7518 §6.2.1.2: coordinates are exactly the field size, leading zeros included. */
         if (xn != c->field_size || yn != c->field_size)
-                return cvm_error_set(err, -EBADMSG, "JWK: %s coordinates must be %zu bytes, got x %zu and y %zu", crv,
+                return cvm_error_set(err, -EBADMSG,
+                                     "JWK: %s coordinates must be %zu bytes, got x %zu and y %zu", crv,
                                      c->field_size, xn, yn);
         if ((r = jose_get_b64url(jwk, "d", "JWK", false, &draw, &dn, err)) < 0)
                 return r;
         if (draw) {
                 if (dn != c->field_size) {
                         erase_and_free(draw, dn);
-                        return cvm_error_set(err, -EBADMSG, "JWK: %s private key \"d\" must be %zu bytes, got %zu",
-                                             crv, c->field_size, dn);
+                        return cvm_error_set(err, -EBADMSG,
+                                             "JWK: %s private key \"d\" must be %zu bytes, got %zu", crv,
+                                             c->field_size, dn);
                 }
                 d = BN_secure_new();
                 if (d && !BN_bin2bn(draw, (int)dn, d)) {
@@ -282,12 +293,14 @@ static int ec_from_jwk(json_object *jwk, EVP_PKEY **ret, struct cvm_error *err)
         if (r < 0)
                 return cvm_error_set(err, -EBADMSG, "JWK: the %s point (x, y) is not on the curve", crv);
         if (d) {
-                _cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+                _cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx =
+                        EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
 
                 if (!ctx)
                         return cvm_error_set(err, -ENOMEM, "out of memory");
                 if (EVP_PKEY_pairwise_check(ctx) != 1)
-                        return cvm_error_set(err, -EBADMSG, "JWK: EC private key \"d\" does not match x and y");
+                        return cvm_error_set(err, -EBADMSG,
+                                             "JWK: EC private key \"d\" does not match x and y");
         }
         *ret = TAKE_PTR(pkey);
         return 0;
@@ -307,12 +320,15 @@ int jwk_to_pkey(json_object *jwk, EVP_PKEY **ret, struct cvm_error *err)
                 return r;
         if (strcmp(kty, "RSA") == 0) {
                 want_id = EVP_PKEY_RSA;
-                has_members = json_object_object_get_ex(jwk, "n", NULL) || json_object_object_get_ex(jwk, "e", NULL);
+                has_members = json_object_object_get_ex(jwk, "n", NULL) ||
+                              json_object_object_get_ex(jwk, "e", NULL);
         } else if (strcmp(kty, "EC") == 0) {
                 want_id = EVP_PKEY_EC;
-                has_members = json_object_object_get_ex(jwk, "x", NULL) || json_object_object_get_ex(jwk, "y", NULL);
+                has_members = json_object_object_get_ex(jwk, "x", NULL) ||
+                              json_object_object_get_ex(jwk, "y", NULL);
         } else if (strcmp(kty, "oct") == 0)
-                return cvm_error_set(err, -EOPNOTSUPP, "JWK: \"kty\":\"oct\" is a secret key, not a public-key pair");
+                return cvm_error_set(err, -EOPNOTSUPP,
+                                     "JWK: \"kty\":\"oct\" is a secret key, not a public-key pair");
         else
                 return cvm_error_set(err, -EOPNOTSUPP, "JWK: unsupported key type \"%s\"", kty);
 
@@ -322,9 +338,11 @@ int jwk_to_pkey(json_object *jwk, EVP_PKEY **ret, struct cvm_error *err)
                         return r;
                 cert_key = X509_get0_pubkey(sk_X509_value(certs, 0));
                 if (!cert_key)
-                        return cvm_error_set(err, -EBADMSG, "JWK x5c[0]: cannot decode the certificate's public key");
+                        return cvm_error_set(err, -EBADMSG,
+                                             "JWK x5c[0]: cannot decode the certificate's public key");
                 if (EVP_PKEY_get_base_id(cert_key) != want_id)
-                        return cvm_error_set(err, -EBADMSG, "JWK x5c[0]: certificate key is not of type %s", kty);
+                        return cvm_error_set(err, -EBADMSG, "JWK x5c[0]: certificate key is not of type %s",
+                                             kty);
         } else if (!has_members)
                 return cvm_error_set(err, -EBADMSG, "JWK of type %s has neither key members nor x5c", kty);
 
@@ -333,15 +351,16 @@ int jwk_to_pkey(json_object *jwk, EVP_PKEY **ret, struct cvm_error *err)
                 if (r < 0)
                         return r;
                 if (cert_key && EVP_PKEY_eq(pkey, cert_key) != 1)
-                        return cvm_error_set(err, -EBADMSG, "JWK: key members do not match the x5c[0] certificate key");
+                        return cvm_error_set(err, -EBADMSG,
+                                             "JWK: key members do not match the x5c[0] certificate key");
         } else {
                 if (!EVP_PKEY_up_ref(cert_key))
                         return cvm_error_set(err, -ENOMEM, "out of memory");
                 pkey = cert_key;
         }
         if (want_id == EVP_PKEY_RSA && EVP_PKEY_get_bits(pkey) > JWK_RSA_MAX_BITS)
-                return cvm_error_set(err, -EBADMSG, "JWK: RSA key of %d bits exceeds %d", EVP_PKEY_get_bits(pkey),
-                                     JWK_RSA_MAX_BITS);
+                return cvm_error_set(err, -EBADMSG, "JWK: RSA key of %d bits exceeds %d",
+                                     EVP_PKEY_get_bits(pkey), JWK_RSA_MAX_BITS);
         *ret = TAKE_PTR(pkey);
         return 0;
 }
@@ -368,7 +387,8 @@ int jwk_oct_key(json_object *jwk, struct secret_buf *ret, struct cvm_error *err)
         return 0;
 }
 
-/* Adds member @name = base64url of the BIGNUM parameter @param of @pkey, left-padded to @pad bytes (0: minimal). */
+/* Adds member @name = base64url of the BIGNUM parameter @param of @pkey, left-padded to @pad bytes
+   (0: minimal length). */
 static int add_bn_param(json_object *obj, EVP_PKEY *pkey, const char *param, const char *name, size_t pad,
                         bool required)
 {
@@ -413,14 +433,18 @@ int jwk_from_pkey(EVP_PKEY *pkey, unsigned flags, json_object **ret, struct cvm_
                 if (private) {
                         if ((r = add_bn_param(jwk, pkey, OSSL_PKEY_PARAM_RSA_D, "d", 0, true)) < 0) {
                                 if (r == -EOPNOTSUPP)
-                                        return cvm_error_set(err, -EINVAL, "JWK export: the RSA key has no private part");
+                                        return cvm_error_set(err, -EINVAL,
+                                                             "JWK export: the RSA key has no private part");
                                 goto fail;
                         }
                         if ((r = add_bn_param(jwk, pkey, OSSL_PKEY_PARAM_RSA_FACTOR1, "p", 0, false)) < 0 ||
                             (r = add_bn_param(jwk, pkey, OSSL_PKEY_PARAM_RSA_FACTOR2, "q", 0, false)) < 0 ||
-                            (r = add_bn_param(jwk, pkey, OSSL_PKEY_PARAM_RSA_EXPONENT1, "dp", 0, false)) < 0 ||
-                            (r = add_bn_param(jwk, pkey, OSSL_PKEY_PARAM_RSA_EXPONENT2, "dq", 0, false)) < 0 ||
-                            (r = add_bn_param(jwk, pkey, OSSL_PKEY_PARAM_RSA_COEFFICIENT1, "qi", 0, false)) < 0)
+                            (r = add_bn_param(jwk, pkey, OSSL_PKEY_PARAM_RSA_EXPONENT1, "dp", 0, false)) <
+                                    0 ||
+                            (r = add_bn_param(jwk, pkey, OSSL_PKEY_PARAM_RSA_EXPONENT2, "dq", 0, false)) <
+                                    0 ||
+                            (r = add_bn_param(jwk, pkey, OSSL_PKEY_PARAM_RSA_COEFFICIENT1, "qi", 0, false)) <
+                                    0)
                                 goto fail;
                 }
                 break;
@@ -430,13 +454,15 @@ int jwk_from_pkey(EVP_PKEY *pkey, unsigned flags, json_object **ret, struct cvm_
 
                 if (jwk_ec_curve(pkey, &crv, &fs) < 0)
                         return cvm_error_set(err, -EOPNOTSUPP, "JWK export: unsupported EC curve");
-                if ((r = jose_add_string(jwk, "kty", "EC")) < 0 || (r = jose_add_string(jwk, "crv", crv)) < 0 ||
+                if ((r = jose_add_string(jwk, "kty", "EC")) < 0 ||
+                    (r = jose_add_string(jwk, "crv", crv)) < 0 ||
                     (r = add_bn_param(jwk, pkey, OSSL_PKEY_PARAM_EC_PUB_X, "x", fs, true)) < 0 ||
                     (r = add_bn_param(jwk, pkey, OSSL_PKEY_PARAM_EC_PUB_Y, "y", fs, true)) < 0)
                         goto fail;
                 if (private && (r = add_bn_param(jwk, pkey, OSSL_PKEY_PARAM_PRIV_KEY, "d", fs, true)) < 0) {
                         if (r == -EOPNOTSUPP)
-                                return cvm_error_set(err, -EINVAL, "JWK export: the EC key has no private part");
+                                return cvm_error_set(err, -EINVAL,
+                                                     "JWK export: the EC key has no private part");
                         goto fail;
                 }
                 break;
@@ -465,11 +491,12 @@ static int copy_member(json_object *dst, json_object *src, const char *name, str
         return 0;
 }
 
-int jwk_thumbprint(json_object *jwk, const EVP_MD *md, uint8_t *out, unsigned *ret_len, struct cvm_error *err)
+int jwk_thumbprint(json_object *jwk, const EVP_MD *md, uint8_t *out, unsigned *ret_len,
+                   struct cvm_error *err)
 {
-        static const char *const rsa[] = { "e", "kty", "n", NULL };
-        static const char *const ec[] = { "crv", "kty", "x", "y", NULL };
-        static const char *const oct[] = { "k", "kty", NULL };
+        static const char *const rsa[] = {"e", "kty", "n", NULL};
+        static const char *const ec[] = {"crv", "kty", "x", "y", NULL};
+        static const char *const oct[] = {"k", "kty", NULL};
         _cleanup_(json_object_putp) json_object *req = NULL;
         _cleanup_free_ char *text = NULL;
         const char *const *names;
@@ -524,13 +551,14 @@ int jwks_find(json_object *jwks, const char *kid, json_object **ret, struct cvm_
         json_object *keys, *found = NULL;
         size_t n;
 
-        if (!json_object_is_type(jwks, json_type_object) || !json_object_object_get_ex(jwks, "keys", &keys) ||
-            !json_object_is_type(keys, json_type_array))
+        if (!json_object_is_type(jwks, json_type_object) ||
+            !json_object_object_get_ex(jwks, "keys", &keys) || !json_object_is_type(keys, json_type_array))
                 return cvm_error_set(err, -EBADMSG, "JWKS is not an object with a \"keys\" array");
         n = json_object_array_length(keys);
         if (!kid) {
                 if (n != 1)
-                        return cvm_error_set(err, -ENOKEY, "the token names no \"kid\" and the JWKS holds %zu keys", n);
+                        return cvm_error_set(err, -ENOKEY,
+                                             "the token names no \"kid\" and the JWKS holds %zu keys", n);
                 *ret = json_object_array_get_idx(keys, 0);
                 return 0;
         }
@@ -543,7 +571,8 @@ int jwks_find(json_object *jwks, const char *kid, json_object **ret, struct cvm_
                     strcmp(json_object_get_string(v), kid) != 0)
                         continue;
                 if (found)
-                        return cvm_error_set(err, -EBADMSG, "JWKS holds more than one key with kid \"%s\"", kid);
+                        return cvm_error_set(err, -EBADMSG, "JWKS holds more than one key with kid \"%s\"",
+                                             kid);
                 found = k;
         }
         if (!found)

@@ -19,7 +19,7 @@
 #include "error.h"
 
 /* Upper bounds that protect against hostile sizes. */
-#define JWK_RSA_MAX_BITS 16384
+#define JWK_RSA_MAX_BITS  16384
 #define JWK_X5C_MAX_CERTS 16
 
 enum {
@@ -61,7 +61,8 @@ int jwk_from_pkey(EVP_PKEY *pkey, unsigned flags, json_object **ret, struct cvm_
  * @out: at least EVP_MAX_MD_SIZE bytes; @ret_len receives the digest length.
  * Return: 0, -EBADMSG, -EOPNOTSUPP (other kty), -ENOMEM.
  */
-int jwk_thumbprint(json_object *jwk, const EVP_MD *md, uint8_t *out, unsigned *ret_len, struct cvm_error *err);
+int jwk_thumbprint(json_object *jwk, const EVP_MD *md, uint8_t *out, unsigned *ret_len,
+                   struct cvm_error *err);
 
 /**
  * jwk_thumbprint_b64url() - the SHA-256 RFC 7638 thumbprint, base64url (as "jose jwk thp"
@@ -86,7 +87,7 @@ int jwks_find(json_object *jwks, const char *kid, json_object **ret, struct cvm_
  *       sk_X509_pop_free(s, X509_free)); written only on success.
  * Return: 0, -EBADMSG, -ENOMEM.
  */
-int jwk_parse_x5c(json_object *x5c, const char *what, STACK_OF(X509) **ret, struct cvm_error *err);
+int jwk_parse_x5c(json_object *x5c, const char *what, STACK_OF(X509) * *ret, struct cvm_error *err);
 
 /**
  * jwk_ec_curve() - the JWK curve name ("P-256", "P-384", "P-521") and field size in bytes of
@@ -94,7 +95,7 @@ int jwk_parse_x5c(json_object *x5c, const char *what, STACK_OF(X509) **ret, stru
  */
 int jwk_ec_curve(EVP_PKEY *pkey, const char **ret_crv, size_t *ret_field_size);
 
-static inline void x509_stack_freep(STACK_OF(X509) **s)
+static inline void x509_stack_freep(STACK_OF(X509) * *s)
 {
         if (*s)
                 sk_X509_pop_free(*s, X509_free);

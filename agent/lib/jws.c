@@ -20,11 +20,11 @@ struct sig_alg {
 };
 
 static const struct sig_alg sig_algs[] = {
-        { "RS256", SIG_RSA_PKCS1, "SHA256", NULL, 0 }, { "RS384", SIG_RSA_PKCS1, "SHA384", NULL, 0 },
-        { "RS512", SIG_RSA_PKCS1, "SHA512", NULL, 0 }, { "PS256", SIG_RSA_PSS, "SHA256", NULL, 0 },
-        { "PS384", SIG_RSA_PSS, "SHA384", NULL, 0 },   { "PS512", SIG_RSA_PSS, "SHA512", NULL, 0 },
-        { "ES256", SIG_ECDSA, "SHA256", "P-256", 32 }, { "ES384", SIG_ECDSA, "SHA384", "P-384", 48 },
-        { "ES512", SIG_ECDSA, "SHA512", "P-521", 66 },
+        {"RS256", SIG_RSA_PKCS1, "SHA256", NULL, 0}, {"RS384", SIG_RSA_PKCS1, "SHA384", NULL, 0},
+        {"RS512", SIG_RSA_PKCS1, "SHA512", NULL, 0}, {"PS256", SIG_RSA_PSS, "SHA256", NULL, 0},
+        {"PS384", SIG_RSA_PSS, "SHA384", NULL, 0},   {"PS512", SIG_RSA_PSS, "SHA512", NULL, 0},
+        {"ES256", SIG_ECDSA, "SHA256", "P-256", 32}, {"ES384", SIG_ECDSA, "SHA384", "P-384", 48},
+        {"ES512", SIG_ECDSA, "SHA512", "P-521", 66},
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(ECDSA_SIG *, ECDSA_SIG_free)
@@ -40,10 +40,12 @@ static int lookup_alg(const char *alg, const struct sig_alg **ret, struct cvm_er
                         return 0;
                 }
         if (strcmp(alg, "none") == 0)
-                return cvm_error_set(err, -EKEYREJECTED, "JWS \"alg\":\"none\" refused: unsigned tokens are never accepted");
+                return cvm_error_set(err, -EKEYREJECTED,
+                                     "JWS \"alg\":\"none\" refused: unsigned tokens are never accepted");
         if (strcmp(alg, "HS256") == 0 || strcmp(alg, "HS384") == 0 || strcmp(alg, "HS512") == 0)
                 return cvm_error_set(err, -EKEYREJECTED,
-                                     "JWS \"alg\":\"%s\" refused: only public-key signatures are accepted", alg);
+                                     "JWS \"alg\":\"%s\" refused: only public-key signatures are accepted",
+                                     alg);
         return cvm_error_set(err, -EOPNOTSUPP, "JWS algorithm \"%s\" is not supported", alg);
 }
 
@@ -55,10 +57,11 @@ static int check_key(const struct sig_alg *a, EVP_PKEY *key, struct cvm_error *e
                 size_t fs;
 
                 if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC)
-                        return cvm_error_set(err, -EKEYREJECTED, "JWS %s needs an EC %s key, the key is %s", a->name,
-                                             a->crv, EVP_PKEY_get0_type_name(key) ?: "unknown");
+                        return cvm_error_set(err, -EKEYREJECTED, "JWS %s needs an EC %s key, the key is %s",
+                                             a->name, a->crv, EVP_PKEY_get0_type_name(key) ?: "unknown");
                 if (jwk_ec_curve(key, &crv, &fs) < 0 || strcmp(crv, a->crv) != 0)
-                        return cvm_error_set(err, -EKEYREJECTED, "JWS %s needs an EC %s key, the key is on another curve",
+                        return cvm_error_set(err, -EKEYREJECTED,
+                                             "JWS %s needs an EC %s key, the key is on another curve",
                                              a->name, a->crv);
                 return 0;
         }
@@ -66,8 +69,9 @@ static int check_key(const struct sig_alg *a, EVP_PKEY *key, struct cvm_error *e
                 return cvm_error_set(err, -EKEYREJECTED, "JWS %s needs an RSA key, the key is %s", a->name,
                                      EVP_PKEY_get0_type_name(key) ?: "unknown");
         if (EVP_PKEY_get_bits(key) < JWS_RSA_MIN_BITS)
-                return cvm_error_set(err, -EKEYREJECTED, "JWS %s: RSA key of %d bits is too small (minimum %d)",
-                                     a->name, EVP_PKEY_get_bits(key), JWS_RSA_MIN_BITS);
+                return cvm_error_set(err, -EKEYREJECTED,
+                                     "JWS %s: RSA key of %d bits is too small (minimum %d)", a->name,
+                                     EVP_PKEY_get_bits(key), JWS_RSA_MIN_BITS);
         return 0;
 }
 
@@ -80,10 +84,9 @@ static int digest_init(EVP_MD_CTX *ctx, const struct sig_alg *a, EVP_PKEY *key, 
                  : EVP_DigestVerifyInit_ex(ctx, &pctx, a->md, NULL, NULL, key, NULL);
         if (r != 1)
                 return -1;
-        if (a->kind == SIG_RSA_PSS &&
-            (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-             EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, a->md, NULL) != 1))
+        if (a->kind == SIG_RSA_PSS && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+                                       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+                                       EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, a->md, NULL) != 1))
                 return -1;
         if (a->kind == SIG_RSA_PKCS1 && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
                 return -1;
@@ -130,7 +133,8 @@ static int ecdsa_der_to_raw(const uint8_t *der, size_t n, size_t field_size, uin
         raw = malloc(2 * field_size);
         if (!raw)
                 return -ENOMEM;
-        if (BN_bn2binpad(r, raw, (int)field_size) < 0 || BN_bn2binpad(s, raw + field_size, (int)field_size) < 0) {
+        if (BN_bn2binpad(r, raw, (int)field_size) < 0 ||
+            BN_bn2binpad(s, raw + field_size, (int)field_size) < 0) {
                 free(raw);
                 return -EIO;
         }
@@ -149,14 +153,17 @@ int jws_parse(const char *compact, size_t len, struct jws **ret, struct cvm_erro
         int r;
 
         if (len > JWS_MAX_SIZE)
-                return cvm_error_set(err, -EBADMSG, "JWS of %zu bytes exceeds the limit of %u", len, JWS_MAX_SIZE);
+                return cvm_error_set(err, -EBADMSG, "JWS of %zu bytes exceeds the limit of %u", len,
+                                     JWS_MAX_SIZE);
         for (size_t i = 0; i < len; i++)
                 if (compact[i] == '.')
                         dots++;
         if (dots == 4)
-                return cvm_error_set(err, -EBADMSG, "not a JWS: five dot-separated parts make a compact JWE");
+                return cvm_error_set(err, -EBADMSG,
+                                     "not a JWS: five dot-separated parts make a compact JWE");
         if (dots != 2)
-                return cvm_error_set(err, -EBADMSG, "not a compact JWS: expected 3 dot-separated parts, found %zu",
+                return cvm_error_set(err, -EBADMSG,
+                                     "not a compact JWS: expected 3 dot-separated parts, found %zu",
                                      dots + 1);
         dot1 = memchr(compact, '.', len);
         dot2 = memchr(dot1 + 1, '.', (size_t)(end - dot1 - 1));
@@ -178,12 +185,15 @@ int jws_parse(const char *compact, size_t len, struct jws **ret, struct cvm_erro
                 return r;
         /* RFC 7515 §4.1.11: extensions we do not implement must make the token unacceptable. */
         if (json_object_object_get_ex(jws->header, "crit", &crit))
-                return cvm_error_set(err, -EOPNOTSUPP, "JWS header lists critical extensions %s, none is supported",
+                return cvm_error_set(err, -EOPNOTSUPP,
+                                     "JWS header lists critical extensions %s, none is supported",
                                      json_object_to_json_string_ext(crit, JSON_C_TO_STRING_PLAIN));
         if (json_object_object_get_ex(jws->header, "b64", NULL))
-                return cvm_error_set(err, -EOPNOTSUPP, "JWS header \"b64\" (RFC 7797 unencoded payload) is not supported");
+                return cvm_error_set(err, -EOPNOTSUPP,
+                                     "JWS header \"b64\" (RFC 7797 unencoded payload) is not supported");
 
-        r = b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), "JWS payload", &jws->payload, &jws->payload_size, err);
+        r = b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), "JWS payload", &jws->payload,
+                          &jws->payload_size, err);
         if (r < 0)
                 return r;
         r = b64url_decode(dot2 + 1, (size_t)(end - dot2 - 1), "JWS signature", &jws->signature,
@@ -224,24 +234,26 @@ int jws_verify(const struct jws *jws, EVP_PKEY *key, struct cvm_error *err)
         if (a->kind == SIG_ECDSA) {
                 r = ecdsa_raw_to_der(jws->signature, jws->signature_size, a->field_size, &der, &sig_size);
                 if (r == -EKEYREJECTED)
-                        return cvm_error_set(err, r, "JWS %s signature is %zu bytes, expected %zu (r||s)", a->name,
-                                             jws->signature_size, 2 * a->field_size);
+                        return cvm_error_set(err, r, "JWS %s signature is %zu bytes, expected %zu (r||s)",
+                                             a->name, jws->signature_size, 2 * a->field_size);
                 if (r < 0)
                         return cvm_error_set(err, r, "out of memory");
                 sig = der;
         } else if (sig_size != (size_t)EVP_PKEY_get_size(key))
-                return cvm_error_set(err, -EKEYREJECTED, "JWS %s signature is %zu bytes, the %d-bit key needs %d",
-                                     a->name, sig_size, EVP_PKEY_get_bits(key), EVP_PKEY_get_size(key));
+                return cvm_error_set(err, -EKEYREJECTED,
+                                     "JWS %s signature is %zu bytes, the %d-bit key needs %d", a->name,
+                                     sig_size, EVP_PKEY_get_bits(key), EVP_PKEY_get_size(key));
 
         ctx = EVP_MD_CTX_new();
         if (!ctx)
                 return cvm_error_set(err, -ENOMEM, "out of memory");
         if (digest_init(ctx, a, key, false) < 0)
-                return cvm_error_set(err, -EKEYREJECTED, "JWS %s: OpenSSL cannot set up verification with this key",
-                                     a->name);
-        if (EVP_DigestVerify(ctx, sig, sig_size, (const unsigned char *)jws->signing_input, jws->signing_input_len) != 1)
-                return cvm_error_set(err, -EKEYREJECTED, "JWS %s signature does not verify with the %s key", a->name,
-                                     jws->kid ? "selected" : "given");
+                return cvm_error_set(err, -EKEYREJECTED,
+                                     "JWS %s: OpenSSL cannot set up verification with this key", a->name);
+        if (EVP_DigestVerify(ctx, sig, sig_size, (const unsigned char *)jws->signing_input,
+                             jws->signing_input_len) != 1)
+                return cvm_error_set(err, -EKEYREJECTED, "JWS %s signature does not verify with the %s key",
+                                     a->name, jws->kid ? "selected" : "given");
         return 0;
 }
 
@@ -258,17 +270,20 @@ int jws_verify_jwks(const struct jws *jws, json_object *jwks, struct cvm_error *
             (r = jose_get_string(jwk, "alg", "JWK", false, &alg, err)) < 0)
                 return r;
         if (use && strcmp(use, "sig") != 0)
-                return cvm_error_set(err, -EKEYREJECTED, "JWKS key \"%s\" is for \"use\":\"%s\", not signatures",
-                                     jws->kid ?: "", use);
+                return cvm_error_set(err, -EKEYREJECTED,
+                                     "JWKS key \"%s\" is for \"use\":\"%s\", not signatures", jws->kid ?: "",
+                                     use);
         if (alg && strcmp(alg, jws->alg) != 0)
-                return cvm_error_set(err, -EKEYREJECTED, "JWKS key \"%s\" is for \"alg\":\"%s\", the token uses %s",
+                return cvm_error_set(err, -EKEYREJECTED,
+                                     "JWKS key \"%s\" is for \"alg\":\"%s\", the token uses %s",
                                      jws->kid ?: "", alg, jws->alg);
         if ((r = jwk_to_pkey(jwk, &key, err)) < 0)
                 return r;
         return jws_verify(jws, key, err);
 }
 
-static int check_x5t(const struct jws *jws, X509 *leaf, const char *member, const EVP_MD *md, struct cvm_error *err)
+static int check_x5t(const struct jws *jws, X509 *leaf, const char *member, const EVP_MD *md,
+                     struct cvm_error *err)
 {
         _cleanup_free_ uint8_t *want = NULL;
         uint8_t have[EVP_MAX_MD_SIZE];
@@ -282,7 +297,8 @@ static int check_x5t(const struct jws *jws, X509 *leaf, const char *member, cons
         if (X509_digest(leaf, md, have, &have_len) != 1)
                 return cvm_error_set(err, -ENOMEM, "cannot hash x5c[0]");
         if (want_len != have_len || memcmp(want, have, have_len) != 0)
-                return cvm_error_set(err, -EBADMSG, "JWS header \"%s\" does not match the x5c[0] certificate", member);
+                return cvm_error_set(err, -EBADMSG,
+                                     "JWS header \"%s\" does not match the x5c[0] certificate", member);
         return 0;
 }
 
@@ -301,8 +317,8 @@ static void subject_of(X509 *cert, char *buf, size_t size)
         BIO_free(bio);
 }
 
-int jws_verify_x5c(const struct jws *jws, STACK_OF(X509) *trusted, const char *host, time_t now,
-                   STACK_OF(X509) **ret_chain, struct cvm_error *err)
+int jws_verify_x5c(const struct jws *jws, STACK_OF(X509) * trusted, const char *host, time_t now,
+                   STACK_OF(X509) * *ret_chain, struct cvm_error *err)
 {
         _cleanup_(x509_stack_freep) STACK_OF(X509) *certs = NULL, *untrusted = NULL;
         _cleanup_(X509_STORE_freep) X509_STORE *store = NULL;
@@ -355,10 +371,12 @@ int jws_verify_x5c(const struct jws *jws, STACK_OF(X509) *trusted, const char *h
 
                 subject_of(X509_STORE_CTX_get_current_cert(ctx), subject, sizeof(subject));
                 if (e == X509_V_ERR_HOSTNAME_MISMATCH)
-                        return cvm_error_set(err, -EKEYREJECTED, "x5c chain: x5c[0] (%s) is not valid for host %s",
-                                             subject, host);
+                        return cvm_error_set(err, -EKEYREJECTED,
+                                             "x5c chain: x5c[0] (%s) is not valid for host %s", subject,
+                                             host);
                 return cvm_error_set(err, -EKEYREJECTED, "x5c chain: %s (depth %d: %s)",
-                                     X509_verify_cert_error_string(e), X509_STORE_CTX_get_error_depth(ctx), subject);
+                                     X509_verify_cert_error_string(e), X509_STORE_CTX_get_error_depth(ctx),
+                                     subject);
         }
         r = jws_verify(jws, X509_get0_pubkey(leaf), err);
         if (r < 0)
@@ -407,8 +425,7 @@ int jws_sign(const char *alg, EVP_PKEY *key, json_object *header, const void *pa
         if (header) {
                 if (!json_object_is_type(header, json_type_object))
                         return cvm_error_set(err, -EINVAL, "JWS header to sign is not an object");
-                json_object_object_foreach(header, k, v)
-                {
+                json_object_object_foreach (header, k, v) {
                         if (strcmp(k, "alg") == 0)
                                 continue;
                         if (json_object_object_add(h, k, json_object_get(v)) < 0)
@@ -432,7 +449,8 @@ int jws_sign(const char *alg, EVP_PKEY *key, json_object *header, const void *pa
                 return cvm_error_set(err, -ENOMEM, "out of memory");
         if (digest_init(ctx, a, key, true) < 0 ||
             EVP_DigestSign(ctx, NULL, &sig_size, (const unsigned char *)input, input_len) != 1)
-                return cvm_error_set(err, -EKEYREJECTED, "JWS %s: cannot sign with this key (is it private?)", a->name);
+                return cvm_error_set(err, -EKEYREJECTED,
+                                     "JWS %s: cannot sign with this key (is it private?)", a->name);
         sig = malloc(sig_size);
         if (!sig)
                 return cvm_error_set(err, -ENOMEM, "out of memory");

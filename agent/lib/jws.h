@@ -23,18 +23,18 @@
 #include "error.h"
 
 /* Largest compact JWS accepted (MAA tokens are ~5-10 KiB, Key Vault releases ~20 KiB). */
-#define JWS_MAX_SIZE (4u << 20)
+#define JWS_MAX_SIZE     (4u << 20)
 #define JWS_RSA_MIN_BITS 2048
 
 struct jws {
-        json_object *header;    /* the decoded protected header (a JSON object) */
-        const char *alg;        /* header "alg", borrowed from @header */
-        const char *kid;        /* header "kid" or NULL, borrowed from @header */
-        uint8_t *payload;       /* decoded payload; a NUL follows it (not counted) */
+        json_object *header; /* the decoded protected header (a JSON object) */
+        const char *alg;     /* header "alg", borrowed from @header */
+        const char *kid;     /* header "kid" or NULL, borrowed from @header */
+        uint8_t *payload;    /* decoded payload; a NUL follows it (not counted) */
         size_t payload_size;
-        uint8_t *signature;     /* decoded signature bytes */
+        uint8_t *signature; /* decoded signature bytes */
         size_t signature_size;
-        char *signing_input;    /* "BASE64URL(header).BASE64URL(payload)" as received */
+        char *signing_input; /* "BASE64URL(header).BASE64URL(payload)" as received */
         size_t signing_input_len;
 };
 
@@ -84,8 +84,8 @@ int jws_verify_jwks(const struct jws *jws, json_object *jwks, struct cvm_error *
  * x5c[0]; -EKEYREJECTED when the chain does not verify ("x5c chain: certificate has expired
  * (depth 0: CN=...)") or the signature is wrong; -ENOMEM.
  */
-int jws_verify_x5c(const struct jws *jws, STACK_OF(X509) *trusted, const char *host, time_t now,
-                   STACK_OF(X509) **ret_chain, struct cvm_error *err);
+int jws_verify_x5c(const struct jws *jws, STACK_OF(X509) * trusted, const char *host, time_t now,
+                   STACK_OF(X509) * *ret_chain, struct cvm_error *err);
 
 /**
  * jws_payload_json() - parse the payload as a JSON object (JWT claims).

@@ -30,7 +30,8 @@ static int get_time(json_object *claims, const char *name, bool *has, time_t *re
         } else
                 return cvm_error_set(err, -EBADMSG, "JWT claim \"%s\" is not a number", name);
         if (t < 0 || t > MAX_NUMERIC_DATE)
-                return cvm_error_set(err, -EBADMSG, "JWT claim \"%s\" (%" PRId64 ") is out of range", name, t);
+                return cvm_error_set(err, -EBADMSG, "JWT claim \"%s\" (%" PRId64 ") is out of range", name,
+                                     t);
         *has = true;
         *ret = (time_t)t;
         return 0;
@@ -59,7 +60,8 @@ int jwt_check_time(json_object *claims, time_t now, unsigned leeway, bool requir
         int r;
 
         if (leeway > JWT_MAX_LEEWAY)
-                return cvm_error_set(err, -EINVAL, "clock-skew leeway of %u s exceeds %d s", leeway, JWT_MAX_LEEWAY);
+                return cvm_error_set(err, -EINVAL, "clock-skew leeway of %u s exceeds %d s", leeway,
+                                     JWT_MAX_LEEWAY);
         if ((r = jwt_get_times(claims, &t, err)) < 0)
                 return r;
         format_rfc3339(now, b);
@@ -116,10 +118,13 @@ int jwt_check_claim(json_object *claims, const char *path, const char *want, str
         json_object *v;
 
         if (jwt_claim_lookup(claims, path, &v) < 0)
-                return cvm_error_set(err, -EPROTO, "claim \"%s\" is missing, expected \"%.200s\"", path, want);
+                return cvm_error_set(err, -EPROTO, "claim \"%s\" is missing, expected \"%.200s\"", path,
+                                     want);
         if (!json_object_is_type(v, json_type_string))
-                return cvm_error_set(err, -EPROTO, "claim \"%s\" is not a string, expected \"%.200s\"", path, want);
-        if ((size_t)json_object_get_string_len(v) != strlen(want) || strcmp(json_object_get_string(v), want) != 0)
+                return cvm_error_set(err, -EPROTO, "claim \"%s\" is not a string, expected \"%.200s\"", path,
+                                     want);
+        if ((size_t)json_object_get_string_len(v) != strlen(want) ||
+            strcmp(json_object_get_string(v), want) != 0)
                 return cvm_error_set(err, -EPROTO, "claim \"%s\" is \"%.200s\", expected \"%.200s\"", path,
                                      json_object_get_string(v), want);
         return 0;

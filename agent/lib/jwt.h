@@ -37,11 +37,11 @@ struct jwt_claim_expect {
 };
 
 struct jwt_expect {
-        time_t now;                             /* the verifier's idea of the current time */
-        unsigned leeway;                        /* seconds of clock skew tolerated, <= JWT_MAX_LEEWAY */
-        bool require_exp;                       /* a token without "exp" fails */
-        const char *issuer;                     /* expected "iss", or NULL not to check */
-        const struct jwt_claim_expect *claims;  /* further string claims, may be NULL */
+        time_t now;                            /* the verifier's idea of the current time */
+        unsigned leeway;                       /* seconds of clock skew tolerated, <= JWT_MAX_LEEWAY */
+        bool require_exp;                      /* a token without "exp" fails */
+        const char *issuer;                    /* expected "iss", or NULL not to check */
+        const struct jwt_claim_expect *claims; /* further string claims, may be NULL */
         size_t n_claims;
 };
 

@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-        const char *const jwks[] = { rsa_jwk, p384_jwk, p256_jwk };
+        const char *const jwks[] = {rsa_jwk, p384_jwk, p256_jwk};
 
         (void)argc;
         (void)argv;
@@ -83,7 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
                 if (jwe_decrypt(text, size, keys[i], &pt, &hdr, NULL) >= 0) {
                         /* A success must hand out a consistent buffer and header. */
-                        if (!pt.data || pt.data[pt.size] != '\0' || !json_object_is_type(hdr, json_type_object))
+                        if (!pt.data || pt.data[pt.size] != '\0' ||
+                            !json_object_is_type(hdr, json_type_object))
                                 abort();
                 }
                 secret_buf_done(&pt);

@@ -15,17 +15,19 @@
 
 static EVP_PKEY *ec_key, *rsa_key;
 static json_object *jwks;
-static STACK_OF(X509) *trusted;
+static STACK_OF(X509) * trusted;
 
 /* RFC 7515 A.3 (P-256) and A.2 (RSA-2048) public keys, so the RFC examples verify. */
 static const char ec_jwk[] = "{\"kty\":\"EC\",\"kid\":\"ec\",\"crv\":\"P-256\","
                              "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
                              "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}";
-static const char rsa_jwk[] =
-        "{\"kty\":\"RSA\",\"kid\":\"rsa\",\"e\":\"AQAB\",\"n\":\"ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mP"
-        "ddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-"
-        "bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhy"
-        "xXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ\"}";
+static const char rsa_jwk[] = "{\"kty\":\"RSA\",\"kid\":\"rsa\",\"e\":\"AQAB\",\"n\":"
+                              "\"ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mP"
+                              "ddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_"
+                              "YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-"
+                              "bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-"
+                              "UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhy"
+                              "xXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ\"}";
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -48,8 +50,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
         /* A self-signed anchor; hostile x5c chains are judged against it. */
         X509_set_version(cert, 2);
-        X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC, (const unsigned char *)"fuzz", -1,
-                                   -1, 0);
+        X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
+                                   (const unsigned char *)"fuzz", -1, -1, 0);
         X509_set_issuer_name(cert, X509_get_subject_name(cert));
         X509_gmtime_adj(X509_getm_notBefore(cert), 0);
         X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
@@ -72,7 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (size > 0 && data[0] == '{') {
                 if (canonjson_parse(text, size, "body", &doc, NULL) < 0)
                         return 0;
-                if (!(json_object_object_get_ex(doc, "value", &v) || json_object_object_get_ex(doc, "token", &v)) ||
+                if (!(json_object_object_get_ex(doc, "value", &v) ||
+                      json_object_object_get_ex(doc, "token", &v)) ||
                     !json_object_is_type(v, json_type_string))
                         goto out;
                 text = json_object_get_string(v);

@@ -52,7 +52,8 @@ static void test_rfc8785_sorting(void **state)
                      "}",
                      "{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\xc2\x80\":\"Control\","
                      "\"\xc3\xb6\":\"Latin Small Letter O With Diaeresis\",\"\xe2\x82\xac\":\"Euro Sign\","
-                     "\"\xf0\x9f\x98\x80\":\"Emoji: Grinning Face\",\"\xef\xac\xb3\":\"Hebrew Letter Dalet With Dagesh\"}");
+                     "\"\xf0\x9f\x98\x80\":\"Emoji: Grinning Face\",\"\xef\xac\xb3\":\"Hebrew Letter Dalet "
+                     "With Dagesh\"}");
 }
 
 static void test_nested_and_whitespace(void **state)
@@ -73,32 +74,32 @@ static void test_rfc8785_numbers(void **state)
                 uint64_t bits;
                 const char *text; /* NULL: not representable in JSON */
         } cases[] = {
-                { 0x0000000000000000, "0" },
-                { 0x8000000000000000, "0" },
-                { 0x0000000000000001, "5e-324" },
-                { 0x8000000000000001, "-5e-324" },
-                { 0x7fefffffffffffff, "1.7976931348623157e+308" },
-                { 0xffefffffffffffff, "-1.7976931348623157e+308" },
-                { 0x4340000000000000, "9007199254740992" },
-                { 0xc340000000000000, "-9007199254740992" },
-                { 0x4430000000000000, "295147905179352830000" },
-                { 0x7fffffffffffffff, NULL },
-                { 0x7ff0000000000000, NULL },
-                { 0x44b52d02c7e14af5, "9.999999999999997e+22" },
-                { 0x44b52d02c7e14af6, "1e+23" },
-                { 0x44b52d02c7e14af7, "1.0000000000000001e+23" },
-                { 0x444b1ae4d6e2ef4e, "999999999999999700000" },
-                { 0x444b1ae4d6e2ef4f, "999999999999999900000" },
-                { 0x444b1ae4d6e2ef50, "1e+21" },
-                { 0x3eb0c6f7a0b5ed8c, "9.999999999999997e-7" },
-                { 0x3eb0c6f7a0b5ed8d, "0.000001" },
-                { 0x41b3de4355555553, "333333333.3333332" },
-                { 0x41b3de4355555554, "333333333.33333325" },
-                { 0x41b3de4355555555, "333333333.3333333" },
-                { 0x41b3de4355555556, "333333333.3333334" },
-                { 0x41b3de4355555557, "333333333.33333343" },
-                { 0xbecbf647612f3696, "-0.0000033333333333333333" },
-                { 0x43143ff3c1cb0959, "1424953923781206.2" },
+                {0x0000000000000000, "0"},
+                {0x8000000000000000, "0"},
+                {0x0000000000000001, "5e-324"},
+                {0x8000000000000001, "-5e-324"},
+                {0x7fefffffffffffff, "1.7976931348623157e+308"},
+                {0xffefffffffffffff, "-1.7976931348623157e+308"},
+                {0x4340000000000000, "9007199254740992"},
+                {0xc340000000000000, "-9007199254740992"},
+                {0x4430000000000000, "295147905179352830000"},
+                {0x7fffffffffffffff, NULL},
+                {0x7ff0000000000000, NULL},
+                {0x44b52d02c7e14af5, "9.999999999999997e+22"},
+                {0x44b52d02c7e14af6, "1e+23"},
+                {0x44b52d02c7e14af7, "1.0000000000000001e+23"},
+                {0x444b1ae4d6e2ef4e, "999999999999999700000"},
+                {0x444b1ae4d6e2ef4f, "999999999999999900000"},
+                {0x444b1ae4d6e2ef50, "1e+21"},
+                {0x3eb0c6f7a0b5ed8c, "9.999999999999997e-7"},
+                {0x3eb0c6f7a0b5ed8d, "0.000001"},
+                {0x41b3de4355555553, "333333333.3333332"},
+                {0x41b3de4355555554, "333333333.33333325"},
+                {0x41b3de4355555555, "333333333.3333333"},
+                {0x41b3de4355555556, "333333333.3333334"},
+                {0x41b3de4355555557, "333333333.33333343"},
+                {0xbecbf647612f3696, "-0.0000033333333333333333"},
+                {0x43143ff3c1cb0959, "1424953923781206.2"},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -114,7 +115,8 @@ static void test_rfc8785_numbers(void **state)
                 }
                 assert_int_equal(r, 0);
                 if (strcmp(out, cases[i].text) != 0)
-                        fail_msg("%016llx: got %s, want %s", (unsigned long long)cases[i].bits, out, cases[i].text);
+                        fail_msg("%016llx: got %s, want %s", (unsigned long long)cases[i].bits, out,
+                                 cases[i].text);
         }
 }
 
@@ -125,7 +127,8 @@ static void test_integers(void **state)
         /* Beyond 2^53 JCS writes the nearest double, as ECMAScript would. */
         expect_canon("[9007199254740993,9223372036854775807,18446744073709551615,-9223372036854775808]",
                      "[9007199254740992,9223372036854776000,18446744073709552000,-9223372036854776000]");
-        expect_canon("[1e21,1e20,123e-9,1.5e300,100.0]", "[1e+21,100000000000000000000,1.23e-7,1.5e+300,100]");
+        expect_canon("[1e21,1e20,123e-9,1.5e300,100.0]",
+                     "[1e+21,100000000000000000000,1.23e-7,1.5e+300,100]");
         /* Beyond the 64-bit range json-c would clamp; the value must survive as a double. */
         expect_canon("[123456789012345678901234567890,-123456789012345678901234567890,18446744073709551616]",
                      "[1.2345678901234568e+29,-1.2345678901234568e+29,18446744073709552000]");
@@ -134,7 +137,8 @@ static void test_integers(void **state)
 
 static void test_escapes(void **state)
 {
-        _cleanup_(json_object_putp) json_object *s = json_object_new_string_len("a\x01\x1f\x7f/\b\f\t\"\\", 10);
+        _cleanup_(json_object_putp) json_object *s =
+                json_object_new_string_len("a\x01\x1f\x7f/\b\f\t\"\\", 10);
         _cleanup_(json_object_putp) json_object *nul = json_object_new_string_len("x\0y", 3);
         _cleanup_free_ char *out = NULL, *out2 = NULL;
         size_t n;
@@ -186,32 +190,33 @@ static void test_parse_strict(void **state)
                 const char *text;
                 const char *msg;
         } cases[] = {
-                { "", "empty JSON text" },
-                { "   \n", "empty JSON text" },
-                { "{\"a\":1} {}", "trailing data after the JSON value at offset 8" },
-                { "{\"a\":1", "JSON parse error at offset 6: unexpected end of data" },
-                { "{'a':1}", "JSON parse error at offset 1: quoted member name expected" },
-                { "[1,]", "JSON parse error" },
+                {"", "empty JSON text"},
+                {"   \n", "empty JSON text"},
+                {"{\"a\":1} {}", "trailing data after the JSON value at offset 8"},
+                {"{\"a\":1", "JSON parse error at offset 6: unexpected end of data"},
+                {"{'a':1}", "JSON parse error at offset 1: quoted member name expected"},
+                {"[1,]", "JSON parse error"},
                 /* json-c's strict mode lets these through; RFC 8259 does not. */
-                { "[NaN]", "offset 1: unexpected character" },
-                { "[-Infinity]", "offset 2: invalid number" },
-                { "[1.]", "offset 3: digit expected after the decimal point" },
-                { "[01]", "offset 2: ',' or ']' expected" },
-                { "[1e+]", "digit expected in the exponent" },
-                { "[\"a\tb\"]", "control character in a string" },
-                { "[\"\\ud800\"]", "unpaired high surrogate escape" },
-                { "[\"\\udc00x\"]", "unpaired low surrogate escape" },
-                { "[\"\\x41\"]", "invalid escape" },
-                { "[\"\\u12\"]", "invalid \\u escape" },
-                { "[1]/*c*/", "trailing data after the JSON value at offset 3" },
-                { "{\"a\" 1}", "':' expected" },
-                { "{1:1}", "quoted member name expected" },
-                { "[tru]", "unexpected character" },
-                { "\"abc", "unterminated string" },
-                { "\"\xff\"", "JSON parse error" },
-                { "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
-                  "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
-                  "JSON parse error" },
+                {"[NaN]", "offset 1: unexpected character"},
+                {"[-Infinity]", "offset 2: invalid number"},
+                {"[1.]", "offset 3: digit expected after the decimal point"},
+                {"[01]", "offset 2: ',' or ']' expected"},
+                {"[1e+]", "digit expected in the exponent"},
+                {"[\"a\tb\"]", "control character in a string"},
+                {"[\"\\ud800\"]", "unpaired high surrogate escape"},
+                {"[\"\\udc00x\"]", "unpaired low surrogate escape"},
+                {"[\"\\x41\"]", "invalid escape"},
+                {"[\"\\u12\"]", "invalid \\u escape"},
+                {"[1]/*c*/", "trailing data after the JSON value at offset 3"},
+                {"{\"a\" 1}", "':' expected"},
+                {"{1:1}", "quoted member name expected"},
+                {"[tru]", "unexpected character"},
+                {"\"abc", "unterminated string"},
+                {"\"\xff\"", "JSON parse error"},
+                {"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]"
+                 "]]]]]]]]]]]]]]]]]]"
+                 "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+                 "JSON parse error"},
         };
         _cleanup_(json_object_putp) json_object *ok = NULL;
 
@@ -220,7 +225,8 @@ static void test_parse_strict(void **state)
                 struct cvm_error err = {};
                 int r = canonjson_parse(cases[i].text, strlen(cases[i].text), "input", &o, &err);
 
-                if (r != -EBADMSG || !strstr(err.message, cases[i].msg) || strncmp(err.message, "input: ", 7) != 0)
+                if (r != -EBADMSG || !strstr(err.message, cases[i].msg) ||
+                    strncmp(err.message, "input: ", 7) != 0)
                         fail_msg("case %zu: got %d \"%s\", want \"%s\"", i, r, err.message, cases[i].msg);
                 assert_null(o);
         }
@@ -238,19 +244,25 @@ static void test_parse_strict(void **state)
 /* The KBS runtime data hashed into report_data: key order and escaping are fixed by JCS. */
 static void test_kbs_runtime_data_shape(void **state)
 {
-        expect_canon("{\"tee-pubkey\":{\"y\":\"Y\",\"x\":\"X\",\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"ECDH-ES+A256KW\"},"
+        expect_canon("{\"tee-pubkey\":{\"y\":\"Y\",\"x\":\"X\",\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":"
+                     "\"ECDH-ES+A256KW\"},"
                      "\"nonce\":\"bm9uY2U=\",\"additional-evidence\":\"\"}",
-                     "{\"additional-evidence\":\"\",\"nonce\":\"bm9uY2U=\",\"tee-pubkey\":{\"alg\":\"ECDH-ES+A256KW\","
+                     "{\"additional-evidence\":\"\",\"nonce\":\"bm9uY2U=\",\"tee-pubkey\":{\"alg\":\"ECDH-"
+                     "ES+A256KW\","
                      "\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"X\",\"y\":\"Y\"}}");
 }
 
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_rfc8785_values),  cmocka_unit_test(test_rfc8785_sorting),
-                cmocka_unit_test(test_nested_and_whitespace), cmocka_unit_test(test_rfc8785_numbers),
-                cmocka_unit_test(test_integers),        cmocka_unit_test(test_escapes),
-                cmocka_unit_test(test_rejects),         cmocka_unit_test(test_parse_strict),
+                cmocka_unit_test(test_rfc8785_values),
+                cmocka_unit_test(test_rfc8785_sorting),
+                cmocka_unit_test(test_nested_and_whitespace),
+                cmocka_unit_test(test_rfc8785_numbers),
+                cmocka_unit_test(test_integers),
+                cmocka_unit_test(test_escapes),
+                cmocka_unit_test(test_rejects),
+                cmocka_unit_test(test_parse_strict),
                 cmocka_unit_test(test_kbs_runtime_data_shape),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

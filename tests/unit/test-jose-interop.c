@@ -64,7 +64,8 @@ static void spit(const char *path, const char *text)
 static int setup(void **state)
 {
         if (sh("command -v jose >/dev/null 2>&1") != 0) {
-                printf("SKIP: Debian's jose tool is not installed (packaging/install-deps.sh installs it)\n");
+                printf("SKIP: Debian's jose tool is not installed (packaging/install-deps.sh installs "
+                       "it)\n");
                 *state = NULL;
                 return 0;
         }
@@ -81,10 +82,10 @@ static int teardown(void **state)
         return 0;
 }
 
-#define need_jose()                    \
-        do {                           \
-                if (!*state)           \
-                        skip();        \
+#define need_jose()             \
+        do {                    \
+                if (!*state)    \
+                        skip(); \
         } while (0)
 
 static json_object *load_jwk(const char *path)
@@ -102,14 +103,14 @@ static void test_jose_encrypts_we_decrypt(void **state)
         static const struct {
                 const char *gen, *alg, *enc;
         } cases[] = {
-                { "{\"kty\":\"EC\",\"crv\":\"P-256\"}", "ECDH-ES+A256KW", "A256GCM" },
-                { "{\"kty\":\"EC\",\"crv\":\"P-384\"}", "ECDH-ES+A128KW", "A128GCM" },
-                { "{\"kty\":\"EC\",\"crv\":\"P-521\"}", "ECDH-ES+A192KW", "A256CBC-HS512" },
-                { "{\"kty\":\"EC\",\"crv\":\"P-256\"}", "ECDH-ES", "A128CBC-HS256" },
-                { "{\"kty\":\"EC\",\"crv\":\"P-384\"}", "ECDH-ES", "A256GCM" },
-                { "{\"alg\":\"A256KW\"}", "A256KW", "A256GCM" },
-                { "{\"alg\":\"A128KW\"}", "A128KW", "A192CBC-HS384" },
-                { "{\"kty\":\"oct\",\"bytes\":16}", "dir", "A128GCM" },
+                {"{\"kty\":\"EC\",\"crv\":\"P-256\"}", "ECDH-ES+A256KW", "A256GCM"},
+                {"{\"kty\":\"EC\",\"crv\":\"P-384\"}", "ECDH-ES+A128KW", "A128GCM"},
+                {"{\"kty\":\"EC\",\"crv\":\"P-521\"}", "ECDH-ES+A192KW", "A256CBC-HS512"},
+                {"{\"kty\":\"EC\",\"crv\":\"P-256\"}", "ECDH-ES", "A128CBC-HS256"},
+                {"{\"kty\":\"EC\",\"crv\":\"P-384\"}", "ECDH-ES", "A256GCM"},
+                {"{\"alg\":\"A256KW\"}", "A256KW", "A256GCM"},
+                {"{\"alg\":\"A128KW\"}", "A128KW", "A192CBC-HS384"},
+                {"{\"kty\":\"oct\",\"bytes\":16}", "dir", "A128GCM"},
         };
         static const char msg[] = "released secret: 0123456789abcdef";
 
@@ -125,11 +126,12 @@ static void test_jose_encrypts_we_decrypt(void **state)
                         int r;
 
                         assert_int_equal(sh("jose jwk gen -i '%s' -o %s", cases[i].gen, tmp("k.jwk")), 0);
-                        assert_int_equal(sh("jose jwe enc -i '{\"protected\":{\"alg\":\"%s\",\"enc\":\"%s\"}}' -I %s "
-                                            "-k %s %s -o %s",
-                                            cases[i].alg, cases[i].enc, tmp("pt"), tmp("k.jwk"), compact ? "-c" : "",
-                                            tmp("x.jwe")),
-                                         0);
+                        assert_int_equal(
+                                sh("jose jwe enc -i '{\"protected\":{\"alg\":\"%s\",\"enc\":\"%s\"}}' -I %s "
+                                   "-k %s %s -o %s",
+                                   cases[i].alg, cases[i].enc, tmp("pt"), tmp("k.jwk"), compact ? "-c" : "",
+                                   tmp("x.jwe")),
+                                0);
                         jwe = slurp(tmp("x.jwe"));
                         jwk = load_jwk(tmp("k.jwk"));
                         assert_int_equal(jose_get_string(jwk, "kty", "jwk", true, &kty, NULL), 0);
@@ -143,8 +145,8 @@ static void test_jose_encrypts_we_decrypt(void **state)
                                 r = jwe_decrypt(jwe, strlen(jwe), key, &pt, &hdr, &err);
                         }
                         if (r < 0)
-                                fail_msg("%s/%s %s: %s", cases[i].alg, cases[i].enc, compact ? "compact" : "JSON",
-                                         err.message);
+                                fail_msg("%s/%s %s: %s", cases[i].alg, cases[i].enc,
+                                         compact ? "compact" : "JSON", err.message);
                         assert_int_equal(pt.size, strlen(msg));
                         assert_memory_equal(pt.data, msg, pt.size);
                         assert_int_equal(jose_get_string(hdr, "alg", "h", true, &alg, NULL), 0);
@@ -178,9 +180,9 @@ static void test_we_encrypt_jose_decrypts(void **state)
         static const struct {
                 const char *crv, *alg, *enc;
         } cases[] = {
-                { "P-256", "ECDH-ES+A256KW", "A256GCM" },      { "P-384", "ECDH-ES+A256KW", "A128GCM" },
-                { "P-521", "ECDH-ES+A128KW", "A128CBC-HS256" }, { "P-256", "ECDH-ES", "A256GCM" },
-                { "P-256", "ECDH-ES", "A256CBC-HS512" },        { "P-384", "ECDH-ES+A192KW", "A192GCM" },
+                {"P-256", "ECDH-ES+A256KW", "A256GCM"},       {"P-384", "ECDH-ES+A256KW", "A128GCM"},
+                {"P-521", "ECDH-ES+A128KW", "A128CBC-HS256"}, {"P-256", "ECDH-ES", "A256GCM"},
+                {"P-256", "ECDH-ES", "A256CBC-HS512"},        {"P-384", "ECDH-ES+A192KW", "A192GCM"},
         };
         static const char msg[] = "resource from the KBS emulator";
 
@@ -192,17 +194,19 @@ static void test_we_encrypt_jose_decrypts(void **state)
                         _cleanup_free_ char *jwe = NULL, *out = NULL;
                         struct cvm_error err = {};
 
-                        assert_int_equal(sh("jose jwk gen -i '{\"kty\":\"EC\",\"crv\":\"%s\"}' -o %s", cases[i].crv,
-                                            tmp("k.jwk")),
+                        assert_int_equal(sh("jose jwk gen -i '{\"kty\":\"EC\",\"crv\":\"%s\"}' -o %s",
+                                            cases[i].crv, tmp("k.jwk")),
                                          0);
                         jwk = load_jwk(tmp("k.jwk"));
                         assert_int_equal(jwk_to_pkey(jwk, &key, NULL), 0);
-                        if (jwe_encrypt(cases[i].alg, cases[i].enc, key, NULL, msg, strlen(msg), fmt, &jwe, &err) < 0)
+                        if (jwe_encrypt(cases[i].alg, cases[i].enc, key, NULL, msg, strlen(msg), fmt, &jwe,
+                                        &err) < 0)
                                 fail_msg("%s", err.message);
                         spit(tmp("ours.jwe"), jwe);
-                        if (sh("jose jwe dec -i %s -k %s -O %s", tmp("ours.jwe"), tmp("k.jwk"), tmp("dec")) != 0)
-                                fail_msg("jose cannot decrypt our %s/%s (%s): %s", cases[i].alg, cases[i].enc,
-                                         fmt == JWE_COMPACT ? "compact" : "flattened", jwe);
+                        if (sh("jose jwe dec -i %s -k %s -O %s", tmp("ours.jwe"), tmp("k.jwk"),
+                               tmp("dec")) != 0)
+                                fail_msg("jose cannot decrypt our %s/%s (%s): %s", cases[i].alg,
+                                         cases[i].enc, fmt == JWE_COMPACT ? "compact" : "flattened", jwe);
                         out = slurp(tmp("dec"));
                         assert_string_equal(out, msg);
                 }
@@ -214,10 +218,13 @@ static void test_we_sign_jose_verifies(void **state)
         static const struct {
                 const char *gen, *alg;
         } cases[] = {
-                { "{\"kty\":\"RSA\",\"bits\":2048}", "RS256" }, { "{\"kty\":\"RSA\",\"bits\":2048}", "RS512" },
-                { "{\"kty\":\"RSA\",\"bits\":2048}", "PS256" }, { "{\"kty\":\"RSA\",\"bits\":3072}", "PS384" },
-                { "{\"kty\":\"EC\",\"crv\":\"P-256\"}", "ES256" }, { "{\"kty\":\"EC\",\"crv\":\"P-384\"}", "ES384" },
-                { "{\"kty\":\"EC\",\"crv\":\"P-521\"}", "ES512" },
+                {"{\"kty\":\"RSA\",\"bits\":2048}", "RS256"},
+                {"{\"kty\":\"RSA\",\"bits\":2048}", "RS512"},
+                {"{\"kty\":\"RSA\",\"bits\":2048}", "PS256"},
+                {"{\"kty\":\"RSA\",\"bits\":3072}", "PS384"},
+                {"{\"kty\":\"EC\",\"crv\":\"P-256\"}", "ES256"},
+                {"{\"kty\":\"EC\",\"crv\":\"P-384\"}", "ES384"},
+                {"{\"kty\":\"EC\",\"crv\":\"P-521\"}", "ES512"},
         };
         static const char claims[] = "{\"iss\":\"https://maa.emulator\",\"exp\":4102444800}";
 
@@ -253,13 +260,16 @@ static void test_jwk_export_and_thumbprints(void **state)
                 const char *type, *curve, *alg;
                 unsigned bits;
         } cases[] = {
-                { "RSA", NULL, "RS256", 2048 },  { "EC", "P-256", "ES256", 0 },
-                { "EC", "P-384", "ES384", 0 },   { "EC", "P-521", "ES512", 0 },
+                {"RSA", NULL, "RS256", 2048},
+                {"EC", "P-256", "ES256", 0},
+                {"EC", "P-384", "ES384", 0},
+                {"EC", "P-521", "ES512", 0},
         };
 
         need_jose();
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                _cleanup_(EVP_PKEY_freep) EVP_PKEY *k = gen_key(cases[i].type, cases[i].curve, cases[i].bits);
+                _cleanup_(EVP_PKEY_freep) EVP_PKEY *k =
+                        gen_key(cases[i].type, cases[i].curve, cases[i].bits);
                 _cleanup_(json_object_putp) json_object *priv = NULL, *pub = NULL;
                 _cleanup_free_ char *ours = NULL, *theirs = NULL, *tok = NULL;
                 _cleanup_(jws_freep) struct jws *jws = NULL;
@@ -274,9 +284,10 @@ static void test_jwk_export_and_thumbprints(void **state)
 
                 /* jose signs with our exported private key; we verify with our public export. */
                 spit(tmp("msg"), "{\"a\":1}");
-                assert_int_equal(sh("jose jws sig -I %s -k %s -s '{\"protected\":{\"alg\":\"%s\"}}' -c -o %s",
-                                    tmp("msg"), tmp("our.jwk"), cases[i].alg, tmp("t.jws")),
-                                 0);
+                assert_int_equal(
+                        sh("jose jws sig -I %s -k %s -s '{\"protected\":{\"alg\":\"%s\"}}' -c -o %s",
+                           tmp("msg"), tmp("our.jwk"), cases[i].alg, tmp("t.jws")),
+                        0);
                 tok = slurp(tmp("t.jws"));
                 assert_int_equal(jws_parse(tok, strlen(tok), &jws, NULL), 0);
                 if (jws_verify(jws, k, &err) < 0)

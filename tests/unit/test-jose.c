@@ -7,12 +7,13 @@
 /* RFC 4648 §10 test vectors. */
 static void test_b64_rfc4648(void **state)
 {
-        static const char *const in[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
-        static const char *const std[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
-        static const char *const url[] = { "", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy" };
+        static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+        static const char *const std[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+        static const char *const url[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
 
         for (size_t i = 0; i < ELEMENTSOF(in); i++) {
-                _cleanup_free_ char *s = b64_encode(in[i], strlen(in[i])), *u = b64url_encode(in[i], strlen(in[i]));
+                _cleanup_free_ char *s = b64_encode(in[i], strlen(in[i])),
+                                    *u = b64url_encode(in[i], strlen(in[i]));
                 _cleanup_free_ uint8_t *d1 = NULL, *d2 = NULL, *d3 = NULL;
                 size_t n1, n2, n3;
 
@@ -26,14 +27,16 @@ static void test_b64_rfc4648(void **state)
                 assert_memory_equal(d2, in[i], n2);
                 assert_int_equal(d1[n1], 0);
                 /* B64_PAD_OPTIONAL takes both forms. */
-                assert_int_equal(b64_decode_flags(url[i], SIZE_MAX, B64_URL | B64_PAD_OPTIONAL, NULL, &d3, &n3, NULL), 0);
+                assert_int_equal(
+                        b64_decode_flags(url[i], SIZE_MAX, B64_URL | B64_PAD_OPTIONAL, NULL, &d3, &n3, NULL),
+                        0);
                 assert_int_equal(n3, n1);
         }
 }
 
 static void test_b64_alphabets(void **state)
 {
-        static const uint8_t bytes[] = { 0xfb, 0xff, 0xbf };
+        static const uint8_t bytes[] = {0xfb, 0xff, 0xbf};
         _cleanup_free_ char *s = b64_encode(bytes, 3), *u = b64url_encode(bytes, 3);
         _cleanup_free_ uint8_t *d = NULL;
         size_t n;
@@ -52,23 +55,23 @@ static void test_b64_strictness(void **state)
                 unsigned flags;
                 const char *msg;
         } cases[] = {
-                { "Zg=", 0, "bad base64 padding: 1 '=' after 2 characters" },
-                { "Zg", 0, "missing its '=' padding" },
-                { "Zm8==", 0, "bad base64 padding" },
-                { "Zm9v=", 0, "bad base64 padding" },
-                { "Zg===", 0, "bad base64 padding" },
-                { "Z===", 0, "bad base64 padding" },
-                { "Zh==", 0, "non-canonical base64: unused bits set in the last character at offset 1" },
-                { "Zm9=", 0, "non-canonical" },
-                { "Zg==", B64_URL, "base64url must not be padded, found '=' at offset 2" },
-                { "Zh", B64_URL, "non-canonical base64url" },
-                { "Zg=", B64_URL | B64_PAD_OPTIONAL, "bad base64url padding" },
-                { "Z", B64_URL, "dangling 6 bits" },
-                { "Zm9vY", B64_URL, "dangling 6 bits" },
-                { "Zm 9v", 0, "invalid base64 character 0x20 at offset 2" },
-                { "Zm9v\n", 0, "invalid base64 character 0x0a at offset 4" },
-                { "Z=g=", 0, "invalid base64 character 0x3d at offset 1" },
-                { "\xffZg", B64_URL, "invalid base64url character 0xff at offset 0" },
+                {"Zg=", 0, "bad base64 padding: 1 '=' after 2 characters"},
+                {"Zg", 0, "missing its '=' padding"},
+                {"Zm8==", 0, "bad base64 padding"},
+                {"Zm9v=", 0, "bad base64 padding"},
+                {"Zg===", 0, "bad base64 padding"},
+                {"Z===", 0, "bad base64 padding"},
+                {"Zh==", 0, "non-canonical base64: unused bits set in the last character at offset 1"},
+                {"Zm9=", 0, "non-canonical"},
+                {"Zg==", B64_URL, "base64url must not be padded, found '=' at offset 2"},
+                {"Zh", B64_URL, "non-canonical base64url"},
+                {"Zg=", B64_URL | B64_PAD_OPTIONAL, "bad base64url padding"},
+                {"Z", B64_URL, "dangling 6 bits"},
+                {"Zm9vY", B64_URL, "dangling 6 bits"},
+                {"Zm 9v", 0, "invalid base64 character 0x20 at offset 2"},
+                {"Zm9v\n", 0, "invalid base64 character 0x0a at offset 4"},
+                {"Z=g=", 0, "invalid base64 character 0x3d at offset 1"},
+                {"\xffZg", B64_URL, "invalid base64url character 0xff at offset 0"},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -77,7 +80,8 @@ static void test_b64_strictness(void **state)
                 struct cvm_error err = {};
                 int r = b64_decode_flags(cases[i].s, SIZE_MAX, cases[i].flags, "field", &d, &n, &err);
 
-                if (r != -EBADMSG || !strstr(err.message, cases[i].msg) || strncmp(err.message, "field: ", 7) != 0)
+                if (r != -EBADMSG || !strstr(err.message, cases[i].msg) ||
+                    strncmp(err.message, "field: ", 7) != 0)
                         fail_msg("case %zu (%s): got %d \"%s\", want \"%s\"", i, cases[i].s, r, err.message,
                                  cases[i].msg);
                 assert_null(d);
@@ -106,7 +110,8 @@ static void test_b64_binary_roundtrip(void **state)
 
 static void test_get_helpers(void **state)
 {
-        _cleanup_(json_object_putp) json_object *o = json_tokener_parse("{\"s\":\"x\",\"n\":1,\"b\":\"AAE\",\"z\":\"a\\u0000b\"}");
+        _cleanup_(json_object_putp) json_object *o =
+                json_tokener_parse("{\"s\":\"x\",\"n\":1,\"b\":\"AAE\",\"z\":\"a\\u0000b\"}");
         _cleanup_free_ uint8_t *raw = NULL;
         struct cvm_error err = {};
         const char *s;
@@ -129,7 +134,8 @@ static void test_get_helpers(void **state)
         assert_int_equal(raw[1], 1);
         cvm_error_clear(&err);
         assert_int_equal(jose_get_b64url(o, "s", "obj", true, &raw, &n, &err), 0 - EBADMSG);
-        assert_string_equal(err.message, "obj \"s\": truncated base64url: 1 characters leave a dangling 6 bits");
+        assert_string_equal(err.message,
+                            "obj \"s\": truncated base64url: 1 characters leave a dangling 6 bits");
 }
 
 static json_object *claims_of(const char *text)
@@ -153,11 +159,13 @@ static void test_jwt_time(void **state)
         /* exp is exclusive. */
         assert_int_equal(jwt_check_time(c, 2000, 0, true, &st, &err), -EKEYEXPIRED);
         assert_int_equal(st, JWT_TIME_EXPIRED);
-        assert_string_equal(err.message, "token expired at 1970-01-01T00:33:20Z, now is 1970-01-01T00:33:20Z");
+        assert_string_equal(err.message,
+                            "token expired at 1970-01-01T00:33:20Z, now is 1970-01-01T00:33:20Z");
         cvm_error_clear(&err);
         assert_int_equal(jwt_check_time(c, 999, 0, true, &st, &err), -EKEYEXPIRED);
         assert_int_equal(st, JWT_TIME_NOT_YET_VALID);
-        assert_string_equal(err.message, "token not valid before 1970-01-01T00:16:40Z, now is 1970-01-01T00:16:39Z");
+        assert_string_equal(err.message,
+                            "token not valid before 1970-01-01T00:16:40Z, now is 1970-01-01T00:16:39Z");
         /* Leeway widens both ends, and is bounded. */
         assert_int_equal(jwt_check_time(c, 2059, 60, true, &st, NULL), 0);
         assert_int_equal(jwt_check_time(c, 2060, 60, true, &st, NULL), -EKEYEXPIRED);
@@ -199,13 +207,17 @@ static void test_jwt_time_variants(void **state)
 
 static void test_jwt_claims(void **state)
 {
-        _cleanup_(json_object_putp) json_object *c = claims_of(
-                "{\"iss\":\"https://sharedweu.weu.attest.azure.net\",\"exp\":2000,\"nbf\":1000,"
-                "\"x-ms-runtime\":{\"client-payload\":{\"nonce\":\"MTIzNA==\"}},\"n\":5}");
-        struct jwt_claim_expect nonce = { "x-ms-runtime.client-payload.nonce", "MTIzNA==" };
+        _cleanup_(json_object_putp) json_object *c =
+                claims_of("{\"iss\":\"https://sharedweu.weu.attest.azure.net\",\"exp\":2000,\"nbf\":1000,"
+                          "\"x-ms-runtime\":{\"client-payload\":{\"nonce\":\"MTIzNA==\"}},\"n\":5}");
+        struct jwt_claim_expect nonce = {"x-ms-runtime.client-payload.nonce", "MTIzNA=="};
         struct jwt_expect e = {
-                .now = 1500, .leeway = 30, .require_exp = true,
-                .issuer = "https://sharedweu.weu.attest.azure.net", .claims = &nonce, .n_claims = 1,
+                .now = 1500,
+                .leeway = 30,
+                .require_exp = true,
+                .issuer = "https://sharedweu.weu.attest.azure.net",
+                .claims = &nonce,
+                .n_claims = 1,
         };
         struct cvm_error err = {};
         json_object *v;
@@ -221,7 +233,9 @@ static void test_jwt_claims(void **state)
         nonce.value = "REVG";
         cvm_error_clear(&err);
         assert_int_equal(jwt_check_claims(c, &e, &err), -EPROTO);
-        assert_string_equal(err.message, "claim \"x-ms-runtime.client-payload.nonce\" is \"MTIzNA==\", expected \"REVG\"");
+        assert_string_equal(
+                err.message,
+                "claim \"x-ms-runtime.client-payload.nonce\" is \"MTIzNA==\", expected \"REVG\"");
         nonce.path = "x-ms-runtime.nonce";
         cvm_error_clear(&err);
         assert_int_equal(jwt_check_claims(c, &e, &err), -EPROTO);

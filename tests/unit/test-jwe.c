@@ -28,7 +28,7 @@ static int decrypt_fx(json_object *fx, const char *input, struct secret_buf *pt,
 /* Decrypts every serialization the fixture offers; returns how many were checked. */
 static int check_vector(const char *name)
 {
-        static const char *const forms[] = { "compact", "flattened", "general" };
+        static const char *const forms[] = {"compact", "flattened", "general"};
         _cleanup_(json_object_putp) json_object *fx = jose_fixture(name);
         const char *plaintext = fx_str(fx, "plaintext");
         int checked = 0;
@@ -89,7 +89,7 @@ static void expect_refused(const char *name, const char *form, int want, const c
         struct cvm_error err = {};
         json_object *v = fx_obj(fx, form);
         const char *input = json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-                                                                      : json_object_to_json_string(v);
+                                                                     : json_object_to_json_string(v);
         int r;
 
         if (json_object_object_get_ex(fx, "key", NULL))
@@ -117,11 +117,14 @@ struct combo {
 };
 
 static const struct combo combos[] = {
-        { "RSA-OAEP", "RSA", NULL },         { "RSA-OAEP-256", "RSA", NULL },     { "ECDH-ES", "EC", "P-256" },
-        { "ECDH-ES", "EC", "P-521" },        { "ECDH-ES+A128KW", "EC", "P-256" }, { "ECDH-ES+A192KW", "EC", "P-384" },
-        { "ECDH-ES+A256KW", "EC", "P-256" }, { "ECDH-ES+A256KW", "EC", "P-384" }, { "ECDH-ES+A256KW", "EC", "P-521" },
+        {"RSA-OAEP", "RSA", NULL},         {"RSA-OAEP-256", "RSA", NULL},
+        {"ECDH-ES", "EC", "P-256"},        {"ECDH-ES", "EC", "P-521"},
+        {"ECDH-ES+A128KW", "EC", "P-256"}, {"ECDH-ES+A192KW", "EC", "P-384"},
+        {"ECDH-ES+A256KW", "EC", "P-256"}, {"ECDH-ES+A256KW", "EC", "P-384"},
+        {"ECDH-ES+A256KW", "EC", "P-521"},
 };
-static const char *const encs[] = { "A128GCM", "A192GCM", "A256GCM", "A128CBC-HS256", "A192CBC-HS384", "A256CBC-HS512" };
+static const char *const encs[] = {"A128GCM",       "A192GCM",       "A256GCM",
+                                   "A128CBC-HS256", "A192CBC-HS384", "A256CBC-HS512"};
 
 static void test_roundtrip(void **state)
 {
@@ -129,20 +132,22 @@ static void test_roundtrip(void **state)
         static const char msg[] = "a 256-bit disk key, or any resource";
 
         for (size_t c = 0; c < ELEMENTSOF(combos); c++) {
-                _cleanup_(EVP_PKEY_freep) EVP_PKEY *ec = combos[c].curve ? gen_key("EC", combos[c].curve, 0) : NULL;
+                _cleanup_(EVP_PKEY_freep) EVP_PKEY *ec =
+                        combos[c].curve ? gen_key("EC", combos[c].curve, 0) : NULL;
                 EVP_PKEY *key = ec ?: rsa;
 
                 for (size_t e = 0; e < ELEMENTSOF(encs); e++)
                         for (int fmt = JWE_COMPACT; fmt <= JWE_JSON_FLATTENED; fmt++) {
                                 _cleanup_free_ char *out = NULL;
                                 _cleanup_(secret_buf_done) struct secret_buf pt = {};
-                                _cleanup_(json_object_putp) json_object *hdr = NULL, *extra = json_object_new_object();
+                                _cleanup_(json_object_putp) json_object *hdr = NULL,
+                                                                        *extra = json_object_new_object();
                                 struct cvm_error err = {};
                                 const char *s;
 
                                 json_object_object_add(extra, "kid", json_object_new_string("tee"));
-                                if (jwe_encrypt(combos[c].alg, encs[e], key, extra, msg, strlen(msg), fmt, &out,
-                                                &err) < 0)
+                                if (jwe_encrypt(combos[c].alg, encs[e], key, extra, msg, strlen(msg), fmt,
+                                                &out, &err) < 0)
                                         fail_msg("encrypt %s %s: %s", combos[c].alg, encs[e], err.message);
                                 assert_true(fmt == JWE_COMPACT ? out[0] != '{' : out[0] == '{');
                                 if (jwe_decrypt(out, strlen(out), key, &pt, &hdr, &err) < 0)
@@ -163,7 +168,8 @@ static void test_empty_plaintext(void **state)
         _cleanup_free_ char *a = NULL, *b = NULL;
         _cleanup_(secret_buf_done) struct secret_buf pa = {}, pb = {};
 
-        assert_int_equal(jwe_encrypt("ECDH-ES+A256KW", "A256GCM", ec, NULL, "", 0, JWE_COMPACT, &a, NULL), 0);
+        assert_int_equal(jwe_encrypt("ECDH-ES+A256KW", "A256GCM", ec, NULL, "", 0, JWE_COMPACT, &a, NULL),
+                         0);
         assert_int_equal(jwe_decrypt(a, strlen(a), ec, &pa, NULL, NULL), 0);
         assert_int_equal(pa.size, 0);
         assert_int_equal(jwe_encrypt("ECDH-ES", "A128CBC-HS256", ec, NULL, "", 0, JWE_COMPACT, &b, NULL), 0);
@@ -184,13 +190,18 @@ static void expect_fail(const char *input, EVP_PKEY *key, int want, const char *
 
 static void test_wrong_key(void **state)
 {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *rsa1 = gen_key("RSA", NULL, 2048), *rsa2 = gen_key("RSA", NULL, 2048);
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *ec1 = gen_key("EC", "P-256", 0), *ec2 = gen_key("EC", "P-256", 0);
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *rsa1 = gen_key("RSA", NULL, 2048),
+                                           *rsa2 = gen_key("RSA", NULL, 2048);
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *ec1 = gen_key("EC", "P-256", 0),
+                                           *ec2 = gen_key("EC", "P-256", 0);
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *rsa3k = gen_key("RSA", NULL, 3072);
         _cleanup_free_ char *r = NULL, *e = NULL, *d = NULL;
 
-        assert_int_equal(jwe_encrypt("RSA-OAEP-256", "A256GCM", rsa1, NULL, "s", 1, JWE_COMPACT, &r, NULL), 0);
-        assert_int_equal(jwe_encrypt("ECDH-ES+A256KW", "A256GCM", ec1, NULL, "s", 1, JWE_JSON_FLATTENED, &e, NULL), 0);
+        assert_int_equal(jwe_encrypt("RSA-OAEP-256", "A256GCM", rsa1, NULL, "s", 1, JWE_COMPACT, &r, NULL),
+                         0);
+        assert_int_equal(
+                jwe_encrypt("ECDH-ES+A256KW", "A256GCM", ec1, NULL, "s", 1, JWE_JSON_FLATTENED, &e, NULL),
+                0);
         assert_int_equal(jwe_encrypt("ECDH-ES", "A256GCM", ec1, NULL, "s", 1, JWE_COMPACT, &d, NULL), 0);
 
         expect_fail(r, rsa2, -EKEYREJECTED, "cannot be decrypted with our key");
@@ -241,10 +252,11 @@ static void test_tampering(void **state)
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *rsa = gen_key("RSA", NULL, 2048);
         _cleanup_free_ char *cbc = NULL, *gcm = NULL;
 
-        assert_int_equal(jwe_encrypt("RSA-OAEP", "A256GCM", rsa, NULL, "0123456789abcdefXYZ", 19, JWE_COMPACT, &gcm, NULL),
+        assert_int_equal(jwe_encrypt("RSA-OAEP", "A256GCM", rsa, NULL, "0123456789abcdefXYZ", 19,
+                                     JWE_COMPACT, &gcm, NULL),
                          0);
-        assert_int_equal(jwe_encrypt("RSA-OAEP", "A128CBC-HS256", rsa, NULL, "0123456789abcdefXYZ", 19, JWE_COMPACT,
-                                     &cbc, NULL),
+        assert_int_equal(jwe_encrypt("RSA-OAEP", "A128CBC-HS256", rsa, NULL, "0123456789abcdefXYZ", 19,
+                                     JWE_COMPACT, &cbc, NULL),
                          0);
         for (int part = 2; part <= 4; part++) {
                 _cleanup_free_ char *g = flip(gcm, part), *c = flip(cbc, part);
@@ -253,12 +265,14 @@ static void test_tampering(void **state)
         }
         {
                 /* The protected header is the AAD: {"alg":"RSA-OAEP","enc":"A256GCM","x":1} differs. */
-                _cleanup_free_ char *hb = b64url_encode("{\"alg\":\"RSA-OAEP\",\"enc\":\"A256GCM\",\"x\":1}", 40);
+                _cleanup_free_ char *hb =
+                        b64url_encode("{\"alg\":\"RSA-OAEP\",\"enc\":\"A256GCM\",\"x\":1}", 40);
                 _cleanup_free_ char *h = replace_part(gcm, 0, hb);
                 expect_fail(h, rsa, -EKEYREJECTED, "authentication tag does not verify");
         }
         {
-                _cleanup_free_ char *iv = replace_part(gcm, 2, "AAAAAAAAAAAAAAAAAAAA"), *tag = replace_part(gcm, 4, "AAAA");
+                _cleanup_free_ char *iv = replace_part(gcm, 2, "AAAAAAAAAAAAAAAAAAAA"),
+                                    *tag = replace_part(gcm, 4, "AAAA");
                 _cleanup_free_ char *cbciv = replace_part(cbc, 2, "AAAAAAAAAAAAAAAA");
                 expect_fail(iv, rsa, -EBADMSG, "JWE iv is 15 bytes, A256GCM needs 12");
                 expect_fail(tag, rsa, -EBADMSG, "JWE tag is 3 bytes, A256GCM needs 16");
@@ -334,11 +348,15 @@ static void add_crit(json_object *hdr, void *data)
 
 static void test_hostile_epk(void **state)
 {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *ec = gen_key("EC", "P-256", 0), *p384 = gen_key("EC", "P-384", 0);
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *ec = gen_key("EC", "P-256", 0),
+                                           *p384 = gen_key("EC", "P-384", 0);
         _cleanup_(json_object_putp) json_object *p384_jwk = NULL;
-        _cleanup_free_ char *flat = NULL, *off = NULL, *other = NULL, *withd = NULL, *none = NULL, *crit = NULL;
+        _cleanup_free_ char *flat = NULL, *off = NULL, *other = NULL, *withd = NULL, *none = NULL,
+                            *crit = NULL;
 
-        assert_int_equal(jwe_encrypt("ECDH-ES+A256KW", "A256GCM", ec, NULL, "k", 1, JWE_JSON_FLATTENED, &flat, NULL), 0);
+        assert_int_equal(
+                jwe_encrypt("ECDH-ES+A256KW", "A256GCM", ec, NULL, "k", 1, JWE_JSON_FLATTENED, &flat, NULL),
+                0);
         assert_int_equal(jwk_from_pkey(p384, 0, &p384_jwk, NULL), 0);
 
         off = edit_protected(flat, set_epk_coord, NULL);
@@ -356,7 +374,8 @@ static void test_hostile_epk(void **state)
 /* The shape a Trustee KBS returns for /kbs/v0/resource (kbs_types::Response). */
 static void test_trustee_shape(void **state)
 {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *ec = gen_key("EC", "P-256", 0), *rsa = gen_key("RSA", NULL, 2048);
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *ec = gen_key("EC", "P-256", 0),
+                                           *rsa = gen_key("RSA", NULL, 2048);
         _cleanup_free_ char *a = NULL, *b = NULL;
         _cleanup_(json_object_putp) json_object *doc = NULL, *hdr = NULL;
         _cleanup_(secret_buf_done) struct secret_buf pt = {}, pt2 = {};
@@ -364,10 +383,13 @@ static void test_trustee_shape(void **state)
         const char *s;
         json_object *epk;
 
-        assert_int_equal(jwe_encrypt("ECDH-ES+A256KW", "A256GCM", ec, NULL, secret, 32, JWE_JSON_FLATTENED, &a, NULL), 0);
+        assert_int_equal(
+                jwe_encrypt("ECDH-ES+A256KW", "A256GCM", ec, NULL, secret, 32, JWE_JSON_FLATTENED, &a, NULL),
+                0);
         doc = json_tokener_parse(a);
         assert_non_null(doc);
-        for (const char *const *m = (const char *const[]){ "protected", "encrypted_key", "iv", "ciphertext", "tag", NULL };
+        for (const char *const *m =
+                     (const char *const[]){"protected", "encrypted_key", "iv", "ciphertext", "tag", NULL};
              *m; m++)
                 assert_true(json_object_object_get_ex(doc, *m, NULL));
         assert_int_equal(jwe_decrypt(a, strlen(a), ec, &pt, &hdr, NULL), 0);
@@ -375,7 +397,9 @@ static void test_trustee_shape(void **state)
         assert_true(json_object_object_get_ex(hdr, "epk", &epk));
         assert_int_equal(jose_get_string(epk, "crv", "epk", true, &s, NULL), 0);
         assert_string_equal(s, "P-256");
-        assert_int_equal(jwe_encrypt("RSA-OAEP-256", "A256GCM", rsa, NULL, secret, 32, JWE_JSON_FLATTENED, &b, NULL), 0);
+        assert_int_equal(
+                jwe_encrypt("RSA-OAEP-256", "A256GCM", rsa, NULL, secret, 32, JWE_JSON_FLATTENED, &b, NULL),
+                0);
         assert_int_equal(jwe_decrypt(b, strlen(b), rsa, &pt2, NULL, NULL), 0);
         assert_memory_equal(pt2.data, secret, 32);
 }
@@ -388,28 +412,34 @@ static void test_malformed(void **state)
                 int r;
                 const char *msg;
         } cases[] = {
-                { "a.b.c.d", -EBADMSG, "expected 5 dot-separated parts, found 4" },
-                { "a.b.c.d.e.f", -EBADMSG, "more than 5" },
-                { ".a.b.c.d", -EBADMSG, "empty protected header" },
-                { "e30.AAAA.AAAA.AAAA.AAAA", -EBADMSG, "JWE header has no \"alg\"" },
-                { "eyJhbGciOiJSU0EtT0FFUCJ9.AAAA.AAAA.AAAA.AAAA", -EBADMSG, "no \"enc\"" },
-                { "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkExMjhYWVoifQ.AAAA.AAAA.AAAA.AAAA", -EOPNOTSUPP, "\"A128XYZ\"" },
-                { "eyJhbGciOiJQQkVTMi1IUzI1NitBMTI4S1ciLCJlbmMiOiJBMTI4R0NNIn0.AAAA.AAAA.AAAA.AAAA", -EOPNOTSUPP,
-                  "PBES2-HS256+A128KW" },
-                { "W10.AAAA.AAAA.AAAA.AAAA", -EBADMSG, "protected header is not a JSON object" },
-                { "e30.A.AAAA.AAAA.AAAA", -EBADMSG, "JWE encrypted key: truncated" },
-                { "{\"protected\":\"e30\"}", -EBADMSG, "JWE JSON has no \"iv\" member" },
-                { "{\"protected\":1}", -EBADMSG, "\"protected\" is not a string" },
-                { "{\"iv\":\"AAAA\",\"ciphertext\":\"\",\"tag\":\"AAAA\",\"recipients\":[]}", -EBADMSG, "0 recipients" },
-                { "{\"iv\":\"AAAA\",\"ciphertext\":\"\",\"tag\":\"AAAA\",\"recipients\":[{}],\"encrypted_key\":\"\"}",
-                  -EBADMSG, "mixes" },
-                { "{\"iv\":\"AAAA\",\"ciphertext\":\"\",\"tag\":\"AAAA\",\"header\":[]}", -EBADMSG, "\"header\" is not a JSON object" },
-                { "{\"protected\":\"eyJhbGciOiJkaXIifQ\",\"header\":{\"alg\":\"dir\"},\"iv\":\"AAAA\",\"ciphertext\":\"\",\"tag\":\"AAAA\"}",
-                  -EBADMSG, "\"alg\" appears in more than one header" },
-                { "{\"protected\":\"e30\",\"aad\":\"!\",\"iv\":\"AAAA\",\"ciphertext\":\"\",\"tag\":\"AAAA\"}", -EBADMSG,
-                  "\"aad\": invalid base64url" },
-                { "{\"protected\":\"e30\"} x", -EBADMSG, "trailing data after the JSON value at offset 20" },
-                { "", -EBADMSG, "found 1" },
+                {"a.b.c.d", -EBADMSG, "expected 5 dot-separated parts, found 4"},
+                {"a.b.c.d.e.f", -EBADMSG, "more than 5"},
+                {".a.b.c.d", -EBADMSG, "empty protected header"},
+                {"e30.AAAA.AAAA.AAAA.AAAA", -EBADMSG, "JWE header has no \"alg\""},
+                {"eyJhbGciOiJSU0EtT0FFUCJ9.AAAA.AAAA.AAAA.AAAA", -EBADMSG, "no \"enc\""},
+                {"eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkExMjhYWVoifQ.AAAA.AAAA.AAAA.AAAA", -EOPNOTSUPP,
+                 "\"A128XYZ\""},
+                {"eyJhbGciOiJQQkVTMi1IUzI1NitBMTI4S1ciLCJlbmMiOiJBMTI4R0NNIn0.AAAA.AAAA.AAAA.AAAA",
+                 -EOPNOTSUPP, "PBES2-HS256+A128KW"},
+                {"W10.AAAA.AAAA.AAAA.AAAA", -EBADMSG, "protected header is not a JSON object"},
+                {"e30.A.AAAA.AAAA.AAAA", -EBADMSG, "JWE encrypted key: truncated"},
+                {"{\"protected\":\"e30\"}", -EBADMSG, "JWE JSON has no \"iv\" member"},
+                {"{\"protected\":1}", -EBADMSG, "\"protected\" is not a string"},
+                {"{\"iv\":\"AAAA\",\"ciphertext\":\"\",\"tag\":\"AAAA\",\"recipients\":[]}", -EBADMSG,
+                 "0 recipients"},
+                {"{\"iv\":\"AAAA\",\"ciphertext\":\"\",\"tag\":\"AAAA\",\"recipients\":[{}],\"encrypted_"
+                 "key\":\"\"}",
+                 -EBADMSG, "mixes"},
+                {"{\"iv\":\"AAAA\",\"ciphertext\":\"\",\"tag\":\"AAAA\",\"header\":[]}", -EBADMSG,
+                 "\"header\" is not a JSON object"},
+                {"{\"protected\":\"eyJhbGciOiJkaXIifQ\",\"header\":{\"alg\":\"dir\"},\"iv\":\"AAAA\","
+                 "\"ciphertext\":\"\",\"tag\":\"AAAA\"}",
+                 -EBADMSG, "\"alg\" appears in more than one header"},
+                {"{\"protected\":\"e30\",\"aad\":\"!\",\"iv\":\"AAAA\",\"ciphertext\":\"\",\"tag\":"
+                 "\"AAAA\"}",
+                 -EBADMSG, "\"aad\": invalid base64url"},
+                {"{\"protected\":\"e30\"} x", -EBADMSG, "trailing data after the JSON value at offset 20"},
+                {"", -EBADMSG, "found 1"},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -425,9 +455,10 @@ static void test_malformed(void **state)
 
 static void test_oct_key_rules(void **state)
 {
-        _cleanup_(json_object_putp) json_object *a3 = jose_fixture("rfc7516-A.3.json"), *d = jose_fixture("rfc7520-5.6.json");
+        _cleanup_(json_object_putp) json_object *a3 = jose_fixture("rfc7516-A.3.json"),
+                                                *d = jose_fixture("rfc7520-5.6.json");
         _cleanup_(secret_buf_done) struct secret_buf pt = {};
-        static const uint8_t k24[24] = { 0 }, k16[16] = { 0 };
+        static const uint8_t k24[24] = {0}, k16[16] = {0};
         const char *c = fx_str(a3, "compact"), *dc = fx_str(d, "compact");
         struct cvm_error err = {};
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *ec = gen_key("EC", "P-256", 0);
@@ -447,15 +478,22 @@ static void test_oct_key_rules(void **state)
 
 static void test_encrypt_rejects(void **state)
 {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *ec = gen_key("EC", "P-256", 0), *small = gen_key("RSA", NULL, 1024);
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *ec = gen_key("EC", "P-256", 0),
+                                           *small = gen_key("RSA", NULL, 1024);
         _cleanup_free_ char *out = NULL;
 
-        assert_int_equal(jwe_encrypt("RSA-OAEP", "A256GCM", ec, NULL, "x", 1, JWE_COMPACT, &out, NULL), -EKEYREJECTED);
-        assert_int_equal(jwe_encrypt("RSA-OAEP", "A256GCM", small, NULL, "x", 1, JWE_COMPACT, &out, NULL), -EKEYREJECTED);
-        assert_int_equal(jwe_encrypt("ECDH-ES", "A256GCM", small, NULL, "x", 1, JWE_COMPACT, &out, NULL), -EKEYREJECTED);
-        assert_int_equal(jwe_encrypt("RSA1_5", "A256GCM", small, NULL, "x", 1, JWE_COMPACT, &out, NULL), -EOPNOTSUPP);
-        assert_int_equal(jwe_encrypt("dir", "A256GCM", small, NULL, "x", 1, JWE_COMPACT, &out, NULL), -EOPNOTSUPP);
-        assert_int_equal(jwe_encrypt("ECDH-ES", "A999GCM", ec, NULL, "x", 1, JWE_COMPACT, &out, NULL), -EOPNOTSUPP);
+        assert_int_equal(jwe_encrypt("RSA-OAEP", "A256GCM", ec, NULL, "x", 1, JWE_COMPACT, &out, NULL),
+                         -EKEYREJECTED);
+        assert_int_equal(jwe_encrypt("RSA-OAEP", "A256GCM", small, NULL, "x", 1, JWE_COMPACT, &out, NULL),
+                         -EKEYREJECTED);
+        assert_int_equal(jwe_encrypt("ECDH-ES", "A256GCM", small, NULL, "x", 1, JWE_COMPACT, &out, NULL),
+                         -EKEYREJECTED);
+        assert_int_equal(jwe_encrypt("RSA1_5", "A256GCM", small, NULL, "x", 1, JWE_COMPACT, &out, NULL),
+                         -EOPNOTSUPP);
+        assert_int_equal(jwe_encrypt("dir", "A256GCM", small, NULL, "x", 1, JWE_COMPACT, &out, NULL),
+                         -EOPNOTSUPP);
+        assert_int_equal(jwe_encrypt("ECDH-ES", "A999GCM", ec, NULL, "x", 1, JWE_COMPACT, &out, NULL),
+                         -EOPNOTSUPP);
         assert_null(out);
 }
 

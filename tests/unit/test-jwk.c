@@ -43,8 +43,10 @@ static void test_thumbprint_ignores_extra_members(void **state)
 
 static void test_thumbprint_oct_and_unknown(void **state)
 {
-        _cleanup_(json_object_putp) json_object *oct = json_tokener_parse("{\"kty\":\"oct\",\"k\":\"AAEC\"}");
-        _cleanup_(json_object_putp) json_object *okp = json_tokener_parse("{\"kty\":\"OKP\",\"x\":\"AAEC\"}");
+        _cleanup_(json_object_putp) json_object *oct =
+                json_tokener_parse("{\"kty\":\"oct\",\"k\":\"AAEC\"}");
+        _cleanup_(json_object_putp) json_object *okp =
+                json_tokener_parse("{\"kty\":\"OKP\",\"x\":\"AAEC\"}");
         uint8_t md[EVP_MAX_MD_SIZE];
         unsigned n;
 
@@ -59,11 +61,11 @@ static void test_rfc7520_keys(void **state)
                 const char *fixture, *type;
                 int bits;
         } keys[] = {
-                { "rfc7520-4.1.json", "RSA", 2048 }, /* §3.4 RSA private key */
-                { "rfc7520-4.3.json", "EC", 521 },   /* §3.2 P-521 private key */
-                { "rfc7520-5.4.json", "EC", 384 },   /* P-384 private key */
-                { "rfc7520-5.5.json", "EC", 256 },   /* P-256 private key */
-                { "rfc7516-A.1.json", "RSA", 2048 },
+                {"rfc7520-4.1.json", "RSA", 2048}, /* §3.4 RSA private key */
+                {"rfc7520-4.3.json", "EC", 521},   /* §3.2 P-521 private key */
+                {"rfc7520-5.4.json", "EC", 384},   /* P-384 private key */
+                {"rfc7520-5.5.json", "EC", 256},   /* P-256 private key */
+                {"rfc7516-A.1.json", "RSA", 2048},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
@@ -75,8 +77,7 @@ static void test_rfc7520_keys(void **state)
                 assert_int_equal(EVP_PKEY_get_bits(k), keys[i].bits);
                 /* Private export reproduces the RFC's members exactly. */
                 assert_int_equal(jwk_from_pkey(k, JWK_EXPORT_PRIVATE, &out, NULL), 0);
-                json_object_object_foreach(out, name, val)
-                {
+                json_object_object_foreach (out, name, val) {
                         json_object *want;
                         assert_true(json_object_object_get_ex(orig, name, &want));
                         assert_string_equal(json_object_get_string(val), json_object_get_string(want));
@@ -86,8 +87,8 @@ static void test_rfc7520_keys(void **state)
         }
 }
 
-static const char *const rsa_members[] = { "kty", "n", "e", NULL };
-static const char *const ec_members[] = { "kty", "crv", "x", "y", NULL };
+static const char *const rsa_members[] = {"kty", "n", "e", NULL};
+static const char *const ec_members[] = {"kty", "crv", "x", "y", NULL};
 
 static void test_roundtrip_generated(void **state)
 {
@@ -96,15 +97,14 @@ static void test_roundtrip_generated(void **state)
                 unsigned bits;
                 const char *const *members;
         } cases[] = {
-                { "RSA", NULL, 2048, rsa_members },
-                { "RSA", NULL, 3072, rsa_members },
-                { "EC", "P-256", 0, ec_members },
-                { "EC", "P-384", 0, ec_members },
-                { "EC", "P-521", 0, ec_members },
+                {"RSA", NULL, 2048, rsa_members}, {"RSA", NULL, 3072, rsa_members},
+                {"EC", "P-256", 0, ec_members},   {"EC", "P-384", 0, ec_members},
+                {"EC", "P-521", 0, ec_members},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                _cleanup_(EVP_PKEY_freep) EVP_PKEY *k = gen_key(cases[i].type, cases[i].curve, cases[i].bits);
+                _cleanup_(EVP_PKEY_freep) EVP_PKEY *k =
+                        gen_key(cases[i].type, cases[i].curve, cases[i].bits);
                 _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = NULL, *priv = NULL;
                 _cleanup_(json_object_putp) json_object *jpub = NULL, *jpriv = NULL;
                 size_t n = 0;
@@ -165,44 +165,59 @@ static void test_import_errors(void **state)
                 int r;
                 const char *msg;
         } cases[] = {
-                { "{}", -EBADMSG, "JWK has no \"kty\" member" },
-                { "[]", -EBADMSG, "JWK is not a JSON object" },
-                { "{\"kty\":1}", -EBADMSG, "\"kty\" is not a string" },
-                { "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"AA\"}", -EOPNOTSUPP, "unsupported key type \"OKP\"" },
-                { "{\"kty\":\"oct\",\"k\":\"AAAA\"}", -EOPNOTSUPP, "secret key" },
-                { "{\"kty\":\"EC\"}", -EBADMSG, "neither key members nor x5c" },
-                { "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\"}", -EBADMSG,
-                  "no \"y\"" },
-                { "{\"kty\":\"EC\",\"crv\":\"secp256k1\",\"x\":\"AA\",\"y\":\"AA\"}", -EOPNOTSUPP, "\"secp256k1\"" },
-                { "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVE\","
-                  "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}",
-                  -EBADMSG, "non-canonical" },
-                { "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvR\","
-                  "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}",
-                  -EBADMSG, "coordinates must be 32 bytes, got x 30 and y 32" },
+                {"{}", -EBADMSG, "JWK has no \"kty\" member"},
+                {"[]", -EBADMSG, "JWK is not a JSON object"},
+                {"{\"kty\":1}", -EBADMSG, "\"kty\" is not a string"},
+                {"{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"AA\"}", -EOPNOTSUPP,
+                 "unsupported key type \"OKP\""},
+                {"{\"kty\":\"oct\",\"k\":\"AAAA\"}", -EOPNOTSUPP, "secret key"},
+                {"{\"kty\":\"EC\"}", -EBADMSG, "neither key members nor x5c"},
+                {"{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\"}",
+                 -EBADMSG, "no \"y\""},
+                {"{\"kty\":\"EC\",\"crv\":\"secp256k1\",\"x\":\"AA\",\"y\":\"AA\"}", -EOPNOTSUPP,
+                 "\"secp256k1\""},
+                {"{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVE\","
+                 "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}",
+                 -EBADMSG, "non-canonical"},
+                {"{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvR\","
+                 "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}",
+                 -EBADMSG, "coordinates must be 32 bytes, got x 30 and y 32"},
                 /* y with one bit changed: not on the curve. */
-                { "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
-                  "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5b0\"}",
-                  -EBADMSG, "not on the curve" },
+                {"{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+                 "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5b0\"}",
+                 -EBADMSG, "not on the curve"},
                 /* d of another key. */
-                { "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
-                  "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\",\"d\":\"jpsQnnGQmL-YBIffH1136cLnT8EgfH3cTzP9kGkoFtM\"}",
-                  -EBADMSG, "does not match x and y" },
-                { "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
-                  "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\",\"d\":\"jpsQ\"}",
-                  -EBADMSG, "\"d\" must be 32 bytes, got 3" },
-                { "{\"kty\":\"RSA\",\"e\":\"AQAB\"}", -EBADMSG, "no \"n\"" },
-                { "{\"kty\":\"RSA\",\"n\":\"\",\"e\":\"AQAB\"}", -EBADMSG, "\"n\" has 0 bytes" },
-                { "{\"kty\":\"RSA\",\"n\":\"AAAA\",\"e\":\"AQAB\"}", -EBADMSG, "not a valid modulus" },
-                { "{\"kty\":\"RSA\",\"n\":\"n4EPtAOCc9AlkeQHPzHStgAbgs7bTZLwUBZdR8_KuKPEHLd4rHVTeT-O-XV2jRojdNhxJWTDvNd7nqQ0VEiZQHz_AJmSCpMaJMRBSFKrKb2wqVwGU_NsYOYL-QtiWN2lbzcEe6XC0dApr5ydQLrHqkHHig3RBordaZ6Aj-oBHqFEHYpPe7Tpe-OfVfHd1E6cS6M1FZcD1NNLYD5lFHpPI9bTwJlsde3uhGqC0ZCuEHg8lhzwOHrtIQbS0FVbb9k3-tVTU4fg_3L_vniUFAKwuCLqKnS2BYwdq_mzSnbLY7h_qixoR7jig3__kRhuaxwUkRz5iaiQkqgc5gHdrNP5zw\",\"e\":\"AQAA\"}",
-                  -EBADMSG, "exponent is not odd" },
-                { "{\"kty\":\"RSA\",\"n\":\"n4EPtAOCc9AlkeQHPzHStgAbgs7bTZLwUBZdR8_KuKPEHLd4rHVTeT-O-XV2jRojdNhxJWTDvNd7nqQ0VEiZQHz_AJmSCpMaJMRBSFKrKb2wqVwGU_NsYOYL-QtiWN2lbzcEe6XC0dApr5ydQLrHqkHHig3RBordaZ6Aj-oBHqFEHYpPe7Tpe-OfVfHd1E6cS6M1FZcD1NNLYD5lFHpPI9bTwJlsde3uhGqC0ZCuEHg8lhzwOHrtIQbS0FVbb9k3-tVTU4fg_3L_vniUFAKwuCLqKnS2BYwdq_mzSnbLY7h_qixoR7jig3__kRhuaxwUkRz5iaiQkqgc5gHdrNP5zw\",\"e\":\"AQAB\",\"d\":\"AQAB\",\"p\":\"AQAB\"}",
-                  -EBADMSG, "1 of the 5 CRT members" },
-                { "{\"kty\":\"EC\",\"x5c\":\"MII\"}", -EBADMSG, "JWK x5c is not an array" },
-                { "{\"kty\":\"EC\",\"x5c\":[]}", -EBADMSG, "JWK x5c is empty" },
-                { "{\"kty\":\"EC\",\"x5c\":[1]}", -EBADMSG, "JWK x5c[0] is not a string" },
-                { "{\"kty\":\"EC\",\"x5c\":[\"MII_\"]}", -EBADMSG, "JWK x5c[0]: invalid base64 character 0x5f" },
-                { "{\"kty\":\"EC\",\"x5c\":[\"AAAA\"]}", -EBADMSG, "JWK x5c[0] is not a DER X.509 certificate" },
+                {"{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+                 "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\",\"d\":\"jpsQnnGQmL-"
+                 "YBIffH1136cLnT8EgfH3cTzP9kGkoFtM\"}",
+                 -EBADMSG, "does not match x and y"},
+                {"{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+                 "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\",\"d\":\"jpsQ\"}",
+                 -EBADMSG, "\"d\" must be 32 bytes, got 3"},
+                {"{\"kty\":\"RSA\",\"e\":\"AQAB\"}", -EBADMSG, "no \"n\""},
+                {"{\"kty\":\"RSA\",\"n\":\"\",\"e\":\"AQAB\"}", -EBADMSG, "\"n\" has 0 bytes"},
+                {"{\"kty\":\"RSA\",\"n\":\"AAAA\",\"e\":\"AQAB\"}", -EBADMSG, "not a valid modulus"},
+                {"{\"kty\":\"RSA\",\"n\":\"n4EPtAOCc9AlkeQHPzHStgAbgs7bTZLwUBZdR8_KuKPEHLd4rHVTeT-O-"
+                 "XV2jRojdNhxJWTDvNd7nqQ0VEiZQHz_AJmSCpMaJMRBSFKrKb2wqVwGU_NsYOYL-"
+                 "QtiWN2lbzcEe6XC0dApr5ydQLrHqkHHig3RBordaZ6Aj-oBHqFEHYpPe7Tpe-"
+                 "OfVfHd1E6cS6M1FZcD1NNLYD5lFHpPI9bTwJlsde3uhGqC0ZCuEHg8lhzwOHrtIQbS0FVbb9k3-tVTU4fg_3L_"
+                 "vniUFAKwuCLqKnS2BYwdq_mzSnbLY7h_qixoR7jig3__kRhuaxwUkRz5iaiQkqgc5gHdrNP5zw\",\"e\":"
+                 "\"AQAA\"}",
+                 -EBADMSG, "exponent is not odd"},
+                {"{\"kty\":\"RSA\",\"n\":\"n4EPtAOCc9AlkeQHPzHStgAbgs7bTZLwUBZdR8_KuKPEHLd4rHVTeT-O-"
+                 "XV2jRojdNhxJWTDvNd7nqQ0VEiZQHz_AJmSCpMaJMRBSFKrKb2wqVwGU_NsYOYL-"
+                 "QtiWN2lbzcEe6XC0dApr5ydQLrHqkHHig3RBordaZ6Aj-oBHqFEHYpPe7Tpe-"
+                 "OfVfHd1E6cS6M1FZcD1NNLYD5lFHpPI9bTwJlsde3uhGqC0ZCuEHg8lhzwOHrtIQbS0FVbb9k3-tVTU4fg_3L_"
+                 "vniUFAKwuCLqKnS2BYwdq_mzSnbLY7h_qixoR7jig3__kRhuaxwUkRz5iaiQkqgc5gHdrNP5zw\",\"e\":"
+                 "\"AQAB\",\"d\":\"AQAB\",\"p\":\"AQAB\"}",
+                 -EBADMSG, "1 of the 5 CRT members"},
+                {"{\"kty\":\"EC\",\"x5c\":\"MII\"}", -EBADMSG, "JWK x5c is not an array"},
+                {"{\"kty\":\"EC\",\"x5c\":[]}", -EBADMSG, "JWK x5c is empty"},
+                {"{\"kty\":\"EC\",\"x5c\":[1]}", -EBADMSG, "JWK x5c[0] is not a string"},
+                {"{\"kty\":\"EC\",\"x5c\":[\"MII_\"]}", -EBADMSG,
+                 "JWK x5c[0]: invalid base64 character 0x5f"},
+                {"{\"kty\":\"EC\",\"x5c\":[\"AAAA\"]}", -EBADMSG,
+                 "JWK x5c[0] is not a DER X.509 certificate"},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -219,7 +234,8 @@ static void test_import_errors(void **state)
 
 static void test_rsa_crt_mismatch(void **state)
 {
-        _cleanup_(json_object_putp) json_object *a = jose_fixture("rfc7516-A.1.json"), *b = jose_fixture("rfc7520-4.1.json");
+        _cleanup_(json_object_putp) json_object *a = jose_fixture("rfc7516-A.1.json"),
+                                                *b = jose_fixture("rfc7520-4.1.json");
         json_object *ka = fx_obj(a, "key"), *kb = fx_obj(b, "key"), *p;
         EVP_PKEY *k = NULL;
         struct cvm_error err = {};
@@ -250,8 +266,8 @@ static void test_oct(void **state)
 /* The real MAA /certs keys: kty RSA + x5c only, no n/e. */
 static void test_maa_jwks_x5c_keys(void **state)
 {
-        static const char *const sets[] = { "azure-sdk-for-cpp-maa/sharedwus.jwks.json",
-                                            "azure-sdk-for-cpp-maa/cplarryoattestationaad.jwks.json" };
+        static const char *const sets[] = {"azure-sdk-for-cpp-maa/sharedwus.jwks.json",
+                                           "azure-sdk-for-cpp-maa/cplarryoattestationaad.jwks.json"};
 
         skip_without_vectors();
         for (size_t s = 0; s < ELEMENTSOF(sets); s++) {
@@ -275,11 +291,18 @@ static void test_maa_jwks_x5c_keys(void **state)
 
                         /* Adding matching n/e is fine; a foreign n is not. */
                         assert_int_equal(jwk_from_pkey(k, 0, &members, NULL), 0);
-                        json_object_object_foreach(members, name, val)
+                        json_object_object_foreach (members, name, val)
                                 json_object_object_add(jwk, name, json_object_get(val));
                         assert_int_equal(jwk_to_pkey(jwk, &k2, NULL), 0);
-                        json_object_object_add(jwk, "n",
-                                               json_object_new_string("n4EPtAOCc9AlkeQHPzHStgAbgs7bTZLwUBZdR8_KuKPEHLd4rHVTeT-O-XV2jRojdNhxJWTDvNd7nqQ0VEiZQHz_AJmSCpMaJMRBSFKrKb2wqVwGU_NsYOYL-QtiWN2lbzcEe6XC0dApr5ydQLrHqkHHig3RBordaZ6Aj-oBHqFEHYpPe7Tpe-OfVfHd1E6cS6M1FZcD1NNLYD5lFHpPI9bTwJlsde3uhGqC0ZCuEHg8lhzwOHrtIQbS0FVbb9k3-tVTU4fg_3L_vniUFAKwuCLqKnS2BYwdq_mzSnbLY7h_qixoR7jig3__kRhuaxwUkRz5iaiQkqgc5gHdrNP5zw"));
+                        json_object_object_add(
+                                jwk, "n",
+                                json_object_new_string(
+                                        "n4EPtAOCc9AlkeQHPzHStgAbgs7bTZLwUBZdR8_KuKPEHLd4rHVTeT-O-"
+                                        "XV2jRojdNhxJWTDvNd7nqQ0VEiZQHz_AJmSCpMaJMRBSFKrKb2wqVwGU_NsYOYL-"
+                                        "QtiWN2lbzcEe6XC0dApr5ydQLrHqkHHig3RBordaZ6Aj-oBHqFEHYpPe7Tpe-"
+                                        "OfVfHd1E6cS6M1FZcD1NNLYD5lFHpPI9bTwJlsde3uhGqC0ZCuEHg8lhzwOHrtIQbS0"
+                                        "FVbb9k3-tVTU4fg_3L_vniUFAKwuCLqKnS2BYwdq_mzSnbLY7h_qixoR7jig3__"
+                                        "kRhuaxwUkRz5iaiQkqgc5gHdrNP5zw"));
                         cvm_error_clear(&err);
                         EVP_PKEY *k3 = NULL;
                         assert_int_equal(jwk_to_pkey(jwk, &k3, &err), -EBADMSG);

@@ -89,10 +89,11 @@ static void test_rfc7520_signatures(void **state)
 /* RS256 is deterministic: signing the RFC input with the RFC key reproduces the RFC token. */
 static void test_sign_reproduces_rfc(void **state)
 {
-        static const char *const names[] = { "rfc7515-A.2.json", "rfc7520-4.1.json" };
+        static const char *const names[] = {"rfc7515-A.2.json", "rfc7520-4.1.json"};
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++) {
-                _cleanup_(json_object_putp) json_object *fx = jose_fixture(names[i]), *hdr = json_object_new_object();
+                _cleanup_(json_object_putp) json_object *fx = jose_fixture(names[i]),
+                                                        *hdr = json_object_new_object();
                 _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = fx_key(fx);
                 _cleanup_free_ char *out = NULL;
                 struct cvm_error err = {};
@@ -131,14 +132,15 @@ static void test_roundtrip_all_algorithms(void **state)
         static const struct {
                 const char *alg, *type, *curve;
         } cases[] = {
-                { "RS256", "RSA", NULL },   { "RS384", "RSA", NULL },   { "RS512", "RSA", NULL },
-                { "PS256", "RSA", NULL },   { "PS384", "RSA", NULL },   { "PS512", "RSA", NULL },
-                { "ES256", "EC", "P-256" }, { "ES384", "EC", "P-384" }, { "ES512", "EC", "P-521" },
+                {"RS256", "RSA", NULL},   {"RS384", "RSA", NULL},   {"RS512", "RSA", NULL},
+                {"PS256", "RSA", NULL},   {"PS384", "RSA", NULL},   {"PS512", "RSA", NULL},
+                {"ES256", "EC", "P-256"}, {"ES384", "EC", "P-384"}, {"ES512", "EC", "P-521"},
         };
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *rsa = gen_key("RSA", NULL, 2048);
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                _cleanup_(EVP_PKEY_freep) EVP_PKEY *ec = cases[i].curve ? gen_key("EC", cases[i].curve, 0) : NULL;
+                _cleanup_(EVP_PKEY_freep) EVP_PKEY *ec =
+                        cases[i].curve ? gen_key("EC", cases[i].curve, 0) : NULL;
                 EVP_PKEY *key = ec ?: rsa;
                 _cleanup_(EVP_PKEY_freep) EVP_PKEY *pub = public_of(key);
                 _cleanup_(json_object_putp) json_object *hdr = json_object_new_object();
@@ -227,22 +229,24 @@ static void test_malformed(void **state)
                 int r;
                 const char *msg;
         } cases[] = {
-                { "abc.def", -EBADMSG, "expected 3 dot-separated parts, found 2" },
-                { "a.b.c.d", -EBADMSG, "found 4" },
-                { "a.b.c.d.e", -EBADMSG, "compact JWE" },
-                { "eyJhbGciOiJSUzI1NiJ9!.e30.AAAA", -EBADMSG, "JWS header: invalid base64url character 0x21 at offset 20" },
-                { "eyJhbGciOiJSUzI1NiJ9=.e30.AAAA", -EBADMSG, "must not be padded" },
-                { "bm90IGpzb24.e30.AAAA", -EBADMSG, "JWS header: JSON parse error" },      /* "not json" */
-                { "WzFd.e30.AAAA", -EBADMSG, "JWS header is not a JSON object" },           /* [1] */
-                { "eyJ0eXAiOiJKV1QifQ.e30.AAAA", -EBADMSG, "JWS header has no \"alg\" member" },
-                { "eyJhbGciOjF9.e30.AAAA", -EBADMSG, "member \"alg\" is not a string" },   /* {"alg":1} */
+                {"abc.def", -EBADMSG, "expected 3 dot-separated parts, found 2"},
+                {"a.b.c.d", -EBADMSG, "found 4"},
+                {"a.b.c.d.e", -EBADMSG, "compact JWE"},
+                {"eyJhbGciOiJSUzI1NiJ9!.e30.AAAA", -EBADMSG,
+                 "JWS header: invalid base64url character 0x21 at offset 20"},
+                {"eyJhbGciOiJSUzI1NiJ9=.e30.AAAA", -EBADMSG, "must not be padded"},
+                {"bm90IGpzb24.e30.AAAA", -EBADMSG, "JWS header: JSON parse error"}, /* "not json" */
+                {"WzFd.e30.AAAA", -EBADMSG, "JWS header is not a JSON object"},     /* [1] */
+                {"eyJ0eXAiOiJKV1QifQ.e30.AAAA", -EBADMSG, "JWS header has no \"alg\" member"},
+                {"eyJhbGciOjF9.e30.AAAA", -EBADMSG, "member \"alg\" is not a string"}, /* {"alg":1} */
                 /* {"alg":"RS256","crit":["exp"]} */
-                { "eyJhbGciOiJSUzI1NiIsImNyaXQiOlsiZXhwIl19.e30.AAAA", -EOPNOTSUPP, "critical extensions [\"exp\"]" },
+                {"eyJhbGciOiJSUzI1NiIsImNyaXQiOlsiZXhwIl19.e30.AAAA", -EOPNOTSUPP,
+                 "critical extensions [\"exp\"]"},
                 /* {"alg":"RS256","b64":false} */
-                { "eyJhbGciOiJSUzI1NiIsImI2NCI6ZmFsc2V9.e30.AAAA", -EOPNOTSUPP, "RFC 7797" },
-                { "eyJhbGciOiJSUzI1NiJ9.e30.AAB", -EBADMSG, "non-canonical base64url" },
-                { "eyJhbGciOiJSUzI1NiJ9.e30.A", -EBADMSG, "dangling 6 bits" },
-                { "", -EBADMSG, "found 1" },
+                {"eyJhbGciOiJSUzI1NiIsImI2NCI6ZmFsc2V9.e30.AAAA", -EOPNOTSUPP, "RFC 7797"},
+                {"eyJhbGciOiJSUzI1NiJ9.e30.AAB", -EBADMSG, "non-canonical base64url"},
+                {"eyJhbGciOiJSUzI1NiJ9.e30.A", -EBADMSG, "dangling 6 bits"},
+                {"", -EBADMSG, "found 1"},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -286,7 +290,8 @@ static void test_payload_json(void **state)
 static void test_jwks_selection(void **state)
 {
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *k1 = gen_key("EC", "P-256", 0), *k2 = gen_key("EC", "P-256", 0);
-        _cleanup_(json_object_putp) json_object *jwks = json_object_new_object(), *hdr = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *jwks = json_object_new_object(),
+                                                *hdr = json_object_new_object();
         _cleanup_(jws_freep) struct jws *jws = NULL, *nokid = NULL;
         _cleanup_free_ char *tok = NULL, *tok2 = NULL;
         json_object *keys = json_object_new_array(), *j1, *j2;
@@ -468,7 +473,8 @@ static void test_x5c_generated_chain(void **state)
         assert_int_equal(sk_X509_num(chain), 2);
         assert_int_equal(jws_verify_x5c(jws, trust, NULL, now, NULL, NULL), 0);
 
-        assert_int_equal(jws_verify_x5c(jws, trust, "vault.attacker.example", now, NULL, &err), -EKEYREJECTED);
+        assert_int_equal(jws_verify_x5c(jws, trust, "vault.attacker.example", now, NULL, &err),
+                         -EKEYREJECTED);
         assert_non_null(strstr(err.message, "is not valid for host vault.attacker.example"));
         cvm_error_clear(&err);
         assert_int_equal(jws_verify_x5c(jws, wrong, NULL, now, NULL, &err), -EKEYREJECTED);
@@ -528,7 +534,7 @@ static char *kv_release_token(void)
         return tok;
 }
 
-static STACK_OF(X509) *load_pem_certs(const char *path)
+static STACK_OF(X509) * load_pem_certs(const char *path)
 {
         STACK_OF(X509) *s = sk_X509_new_null();
         FILE *f = fopen(path, "re");
@@ -645,12 +651,16 @@ static void test_maa_tokens(void **state)
 
                 if (!json_object_object_get_ex(e, "jwks", &v)) {
                         /* midnight-maa-cvm: no public JWKS; its kid is in no set we have. */
-                        _cleanup_free_ char *other = read_vector_text("azure-sdk-for-cpp-maa/sharedwus.jwks.json");
+                        _cleanup_free_ char *other =
+                                read_vector_text("azure-sdk-for-cpp-maa/sharedwus.jwks.json");
                         _cleanup_(json_object_putp) json_object *set = json_tokener_parse(other);
                         assert_int_equal(jws_verify_jwks(jws, set, NULL), -ENOKEY);
-                        assert_int_equal(jwt_claim_lookup(claims, "x-ms-isolation-tee.x-ms-attestation-type", &v), 0);
+                        assert_int_equal(
+                                jwt_claim_lookup(claims, "x-ms-isolation-tee.x-ms-attestation-type", &v), 0);
                         assert_string_equal(json_object_get_string(v), "sevsnpvm");
-                        assert_int_equal(jwt_claim_lookup(claims, "x-ms-isolation-tee.x-ms-compliance-status", &v), 0);
+                        assert_int_equal(
+                                jwt_claim_lookup(claims, "x-ms-isolation-tee.x-ms-compliance-status", &v),
+                                0);
                         assert_string_equal(json_object_get_string(v), "azure-compliant-cvm");
                         continue;
                 }
