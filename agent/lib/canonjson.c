@@ -677,13 +677,25 @@ static bool lex_value(struct lexer *lx, unsigned depth)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free)
 
+/* The text may be a private JWK: its working copy is wiped, not just freed. */
+struct erase_copy {
+        char *p;
+        size_t size;
+};
+
+static void erase_copyp(struct erase_copy *c)
+{
+        erase_and_free(c->p, c->size);
+}
+
 int canonjson_parse(const char *text, size_t len, const char *what, json_object **ret, struct cvm_error *err)
 {
         _cleanup_(json_tokener_freep) json_tokener *tok = NULL;
         _cleanup_(json_object_putp) json_object *obj = NULL;
-        _cleanup_free_ char *copy = NULL;
+        _cleanup_(erase_copyp) struct erase_copy copy_buf = {};
         enum json_tokener_error jerr;
         size_t copy_len;
+        char *copy;
         const char *sep = what ? ": " : "";
         size_t start = 0, end;
 
@@ -707,7 +719,8 @@ int canonjson_parse(const char *text, size_t len, const char *what, json_object 
                 return cvm_error_set(err, -EBADMSG, "%s%sempty JSON text", what, sep);
 
         /* Every out-of-range integer has at least 20 characters and gains 2: +10% suffices. */
-        copy = malloc(end - start + (end - start) / 10 + 16);
+        copy_buf.size = end - start + (end - start) / 10 + 16;
+        copy = copy_buf.p = malloc(copy_buf.size);
         tok = json_tokener_new_ex(PARSE_DEPTH);
         if (!copy || !tok)
                 return cvm_error_set(err, -ENOMEM, "out of memory");
