@@ -392,4 +392,38 @@ def rsa_aes_key_unwrap(private_key, blob, enc):
     return aes_key_unwrap_with_padding(kek, blob[size:])
 
 
-__all__ = [n for n in dir() if not n.startswith("_")] + ["InvalidTag", "InvalidUnwrap"]
+
+
+
+# --- test certificates for the emulators' signing keys ------------------------------------------------
+def make_cert(subject_cn, key, issuer_cert=None, issuer_key=None, ca=False, dns=(), ips=(), days=2):
+    """An X.509 certificate for key (self-signed when issuer_cert is None), signed with SHA-256."""
+    import datetime
+    import ipaddress
+    from cryptography.x509.oid import NameOID
+    now = datetime.datetime.utcnow()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject_cn)])
+    builder = (x509.CertificateBuilder().subject_name(name)
+               .issuer_name(issuer_cert.subject if issuer_cert is not None else name)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=days))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if ca:
+        builder = builder.add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), True)
+    else:
+        builder = builder.add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), True)
+    if dns or ips:
+        builder = builder.add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]), critical=False)
+    return builder.sign(issuer_key if issuer_key is not None else key, hashes.SHA256())
+
+
+def cert_pem(cert):
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def write_atomic(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
