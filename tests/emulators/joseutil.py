@@ -12,13 +12,13 @@ import os
 import struct
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.keywrap import (InvalidUnwrap, aes_key_unwrap, aes_key_wrap,
-                                                    aes_key_unwrap_with_padding, aes_key_wrap_with_padding)
+from cryptography.hazmat.primitives.keywrap import (aes_key_unwrap, aes_key_unwrap_with_padding, aes_key_wrap,
+                                                    aes_key_wrap_with_padding)
 
 
 class JoseError(Exception):
@@ -181,8 +181,8 @@ def public_from_jwk(jwk, what="JWK"):
                 raise JoseError("%s: EC coordinate length" % what)
             return ec.EllipticCurvePublicNumbers(int.from_bytes(x, "big"), int.from_bytes(y, "big"),
                                                  curve()).public_key()
-    except KeyError as e:
-        raise JoseError("%s: missing or unknown member %s" % (what, e))
+    except (KeyError, TypeError) as e:
+        raise JoseError("%s: missing, unknown or mistyped member %s" % (what, e))
     except ValueError as e:
         raise JoseError("%s: %s" % (what, e))
     raise JoseError("%s: unsupported kty %r" % (what, kty))

@@ -198,7 +198,8 @@ def verify(inner):
             refuse("TpmInfo.AikCert: not issued by the trusted vTPM CA")
         # quote + PCRs
         pcr_set = get(tpm, "PcrSet", list, "TpmInfo")
-        if not pcr_set or not all(isinstance(p, int) and 0 <= p < 24 for p in pcr_set):
+        if not pcr_set or len(set(pcr_set)) != len(pcr_set) or \
+                not all(type(p) is int and 0 <= p < 24 for p in pcr_set):
             refuse("TpmInfo.PcrSet: not a list of PCR indexes")
         values = {}
         for i, entry in enumerate(get(tpm, "PCRs", list, "TpmInfo")):

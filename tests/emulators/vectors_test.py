@@ -7,7 +7,6 @@ real MAA tokens + JWKS (pinned time); our release response against the real thom
 (same JSON shape, same key_hsm header). Plus RFC 8785 JCS examples. Exit 77 without vectors."""
 import copy
 import glob
-import hashlib
 import json
 import os
 import shutil
@@ -19,6 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 import evidence as ev  # noqa: E402
 import joseutil  # noqa: E402
@@ -105,8 +105,7 @@ def test_trustee(v):
     e = copy.deepcopy(base)
     genoa = json.load(open(os.path.join(d, "evidence-genoa.json")))
     e["vcek"] = genoa["vcek"] if not genoa["vcek"].startswith("-----") else joseutil.b64u(
-        x509.load_pem_x509_certificate(genoa["vcek"].encode()).public_bytes(__import__(
-            "cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.DER))
+        x509.load_pem_x509_certificate(genoa["vcek"].encode()).public_bytes(serialization.Encoding.DER))
     rejected(e, "foreign VCEK", "v2 with the Genoa VCEK (foreign)")
     e = copy.deepcopy(base)
     e["vcek"] = e["vcek"][:100] + ("A" if e["vcek"][100] != "A" else "B") + e["vcek"][101:]
