@@ -5,6 +5,7 @@
 set -eu
 
 PACKAGES="
+python3-cryptography
 build-essential pkg-config clang libclang-rt-14-dev llvm
 libtss2-dev libcryptsetup-dev libsystemd-dev libssl-dev libcurl4-openssl-dev libjson-c-dev
 libcmocka-dev
