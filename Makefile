@@ -32,7 +32,7 @@ CC          ?= cc
 FUZZ_CC     ?= clang
 PKG_CONFIG  ?= pkg-config
 
-PKGS := tss2-esys tss2-mu tss2-tctildr libcryptsetup libsystemd openssl libcurl json-c
+PKGS := tss2-esys tss2-mu tss2-tctildr tss2-rc libcryptsetup libsystemd openssl libcurl json-c
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
@@ -43,7 +43,7 @@ BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DCVM_AGENT_VERSION='"$(VERSION)"' \
 	-DCVM_AGENT_DATADIR='"$(DATADIR)"' -DCVM_AGENT_SYSCONFDIR='"$(SYSCONFDIR)"' \
 	-Wall -Wextra -Wformat=2 -Wshadow -Werror -Werror=implicit-function-declaration \
 	-Wno-missing-field-initializers -Wstrict-prototypes -Wmissing-prototypes \
-	-fvisibility=hidden -MMD -MP -Iagent/lib -Iagent/cli $(PKG_CFLAGS)
+	-fvisibility=hidden -MMD -MP -Iagent/lib -Iagent/cli -Iagent/adapters $(PKG_CFLAGS)
 
 ifeq ($(SANITIZE),1)
 HARDEN_CFLAGS  := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -66,11 +66,17 @@ endif
 
 LIB_SRC   := $(sort $(wildcard agent/lib/*.c))
 CLI_SRC   := $(sort $(wildcard agent/cli/*.c))
+ADAPTER_SRC := $(sort $(wildcard agent/adapters/*.c))
+VTPM_SRC  := $(sort $(wildcard tests/vtpm/*.c))
 TEST_SRC  := $(sort $(wildcard tests/unit/test-*.c))
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz-*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(B)/%.o)
+# Adapters (tss2, ...) live in their own archive so that agent/lib and the fuzzers stay pure.
+ADAPTER_OBJ := $(ADAPTER_SRC:%.c=$(B)/%.o)
+LIBADAPTERS := $(B)/libcvm-adapters.a
+VTPM_BIN  := $(VTPM_SRC:tests/vtpm/%.c=$(B)/tests/vtpm/%)
 TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 LIBCVM    := $(B)/libcvm.a
@@ -91,20 +97,30 @@ $(LIBCVM): $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(AGENT): $(CLI_OBJ) $(LIBCVM)
+$(LIBADAPTERS): $(ADAPTER_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(AGENT): $(CLI_OBJ) $(LIBADAPTERS) $(LIBCVM)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBCVM) $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBADAPTERS) $(LIBCVM) $(LIBS)
 
 # Unit tests: one cmocka binary per tests/unit/test-*.c, linked against the library.
-$(B)/tests/%: tests/unit/%.c $(LIBCVM) tests/unit/testlib.h
+$(B)/tests/%: tests/unit/%.c $(LIBADAPTERS) $(LIBCVM) tests/unit/testlib.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST-CC $<")
-	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(LIBCVM) $(LIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(LIBADAPTERS) $(LIBCVM) $(LIBS) -lcmocka
+
+# Test tools (the simulated Azure vTPM provisioner): one program per tests/vtpm/*.c.
+$(B)/tests/vtpm/%: tests/vtpm/%.c $(LIBADAPTERS) $(LIBCVM)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TOOL-CC $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/vtpm $(ALL_LDFLAGS) -o $@ $< $(LIBADAPTERS) $(LIBCVM) $(LIBS)
 
 deps:
 	$(Q)./packaging/install-deps.sh
 
-check-build: $(AGENT) $(TEST_BIN)
+check-build: $(AGENT) $(TEST_BIN) $(VTPM_BIN)
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory check-build
@@ -145,12 +161,12 @@ install: $(AGENT)
 	install -m 0644 agent/man/*.1 $(DESTDIR)$(MANDIR)/man1/
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard agent/lib/*.h agent/cli/*.h)
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(ADAPTER_SRC) $(wildcard agent/lib/*.h agent/cli/*.h agent/adapters/*.h)
 
 format-check:
-	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(wildcard agent/lib/*.h agent/cli/*.h)
+	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(ADAPTER_SRC) $(wildcard agent/lib/*.h agent/cli/*.h agent/adapters/*.h)
 
 clean:
 	rm -rf build build-sanitize $(BUILDDIR) dist
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(ADAPTER_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
