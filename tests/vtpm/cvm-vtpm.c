@@ -702,6 +702,98 @@ static int tamper_pcr7(struct tpm *t)
 
 /* ------------------------------------------------------------------------------------------------ */
 
+/*
+ * A small synthetic crypto-agile TCG event log (SHA-1 + SHA-256 banks), so tests do not need the
+ * real-data corpus: S-CRTM version and a boot-application action in PCR 0 and 4, a separator in
+ * each of PCRs 0-7, and a grub-like command line in PCR 8. Every digest is the hash of its data.
+ */
+struct logbuf {
+        uint8_t data[4096];
+        size_t size;
+};
+
+static void log_put(struct logbuf *l, const void *p, size_t n)
+{
+        if (l->size + n <= sizeof(l->data))
+                memcpy(l->data + l->size, p, n);
+        l->size += n;
+}
+
+static void log_u32(struct logbuf *l, uint32_t v)
+{
+        uint8_t b[4];
+
+        put_le32(b, v);
+        log_put(l, b, 4);
+}
+
+static void log_u16(struct logbuf *l, uint16_t v)
+{
+        uint8_t b[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+
+        log_put(l, b, 2);
+}
+
+static void log_event2(struct logbuf *l, uint32_t pcr, uint32_t type, const void *data, size_t n)
+{
+        uint8_t d1[20], d256[32];
+
+        EVP_Digest(data, n, d1, NULL, EVP_sha1(), NULL);
+        EVP_Digest(data, n, d256, NULL, EVP_sha256(), NULL);
+        log_u32(l, pcr);
+        log_u32(l, type);
+        log_u32(l, 2);
+        log_u16(l, TPM_ALG_SHA1);
+        log_put(l, d1, sizeof(d1));
+        log_u16(l, TPM_ALG_SHA256);
+        log_put(l, d256, sizeof(d256));
+        log_u32(l, (uint32_t)n);
+        log_put(l, data, n);
+}
+
+static int cmd_make_eventlog(const char *path)
+{
+        static const uint8_t crtm[] = { 'c', 0, 'v', 0, 'm', 0, '-', 0, 'v', 0, 't', 0, 'p', 0, 'm', 0, 0, 0 };
+        static const char action[] = "Calling EFI Application from Boot Option";
+        static const char cmdline[] = "grub_cmd: linux /vmlinuz root=/dev/vda1 ro";
+        static const uint8_t sep[4] = { 0, 0, 0, 0 };
+        uint8_t spec[16 + 4 + 4 + 4 + 2 * 4 + 1] = "Spec ID Event03";
+        uint8_t *p = spec + 16;
+        struct logbuf l = {};
+        uint8_t zero[20] = {};
+
+        /* Spec ID event: a TCG_PCR_EVENT (SHA-1 format) of type EV_NO_ACTION in PCR 0. */
+        put_le32(p, 0);                         /* platformClass */
+        p[4] = 0;                               /* specVersionMinor */
+        p[5] = 2;                               /* specVersionMajor */
+        p[6] = 0;                               /* specErrata */
+        p[7] = 2;                               /* uintnSize: 64-bit */
+        put_le32(p + 8, 2);                     /* numberOfAlgorithms */
+        p[12] = TPM_ALG_SHA1;
+        p[13] = 0;
+        p[14] = 20;
+        p[15] = 0;
+        p[16] = TPM_ALG_SHA256;
+        p[17] = 0;
+        p[18] = 32;
+        p[19] = 0;
+        p[20] = 0;                              /* vendorInfoSize */
+        log_u32(&l, 0);
+        log_u32(&l, 3);
+        log_put(&l, zero, sizeof(zero));
+        log_u32(&l, sizeof(spec));
+        log_put(&l, spec, sizeof(spec));
+
+        log_event2(&l, 0, 0x00000008, crtm, sizeof(crtm));                  /* EV_S_CRTM_VERSION */
+        log_event2(&l, 4, 0x80000007, action, sizeof(action) - 1);          /* EV_EFI_ACTION */
+        for (uint32_t pcr = 0; pcr < 8; pcr++)
+                log_event2(&l, pcr, 0x00000004, sep, sizeof(sep));          /* EV_SEPARATOR */
+        log_event2(&l, 8, 0x0000000d, cmdline, sizeof(cmdline) - 1);        /* EV_IPL */
+        if (l.size > sizeof(l.data))
+                return fail("synthetic event log overflows its buffer");
+        return write_to(path, l.data, l.size);
+}
+
 static int cmd_provision(void)
 {
         _cleanup_(tpm_closep) struct tpm *t = NULL;
@@ -849,7 +941,8 @@ static void usage(FILE *f)
 {
         fprintf(f, "Usage: cvm-vtpm [--tcti SPEC] pki|provision|refresh --dir DIR [--pki DIR] [--eventlog FILE]\n"
                    "                [--variant ak-unbound|foreign-signer|pcr-mismatch|no-hcl-report|no-ak-cert]...\n"
-                   "                [--ak-handle HANDLE]\n");
+                   "                [--ak-handle HANDLE]\n"
+                   "       cvm-vtpm make-eventlog FILE\n");
 }
 
 int main(int argc, char *argv[])
@@ -912,6 +1005,8 @@ int main(int argc, char *argv[])
                         return 2;
                 }
         }
+        if (optind + 2 == argc && strcmp(argv[optind], "make-eventlog") == 0)
+                return cmd_make_eventlog(argv[optind + 1]) < 0 ? 1 : 0;
         if (optind + 1 != argc || !arg_dir) {
                 usage(stderr);
                 return 2;
