@@ -909,8 +909,15 @@ static int cmd_refresh(void)
         r = tpm_open(arg_tcti, &t, &err);
         if (r < 0)
                 return fail("%s", cvm_error_message(&err, r));
+        /* Without NV 0x01400002 the paravisor reports all-zero user data. */
         r = tpm_nv_read(t, TPM_AZURE_USER_DATA_NV, &user, &err);
-        if (r < 0)
+        if (r == -ENOENT) {
+                cvm_error_clear(&err);
+                user.data = calloc(1, 1);
+                user.size = 1;
+                if (!user.data)
+                        return fail("out of memory");
+        } else if (r < 0)
                 return fail("%s", cvm_error_message(&err, r));
         ud = user_data_hex(user.data, user.size);
         tpm_blob_done(&user);
