@@ -18,8 +18,8 @@
 struct tpm {
         ESYS_CONTEXT *esys;
         TSS2_TCTI_CONTEXT *tcti;
-        int nv_buffer_max;                      /* 0 until queried */
-        ESYS_TR tracked[TPM_MAX_TRACKED];       /* transient objects to flush on close */
+        int nv_buffer_max;                /* 0 until queried */
+        ESYS_TR tracked[TPM_MAX_TRACKED]; /* transient objects to flush on close */
 };
 
 /* The EK authPolicy of the TCG EK credential profile (PolicySecret(TPM_RH_ENDORSEMENT)). */
@@ -38,100 +38,100 @@ struct rc_info {
 };
 
 static const struct rc_info tpm_rcs[] = {
-        { TPM2_RC_INITIALIZE, -EIO, "TPM not initialized (TPM2_Startup was not run)" },
-        { TPM2_RC_FAILURE, -EIO, "TPM failure: commands are not being accepted (failure mode)" },
-        { TPM2_RC_DISABLED, -EPERM, "command is disabled" },
-        { TPM2_RC_AUTH_TYPE, -EACCES, "authorization handle is not correct for the command" },
-        { TPM2_RC_AUTH_MISSING, -EACCES, "command requires an authorization session that is missing" },
-        { TPM2_RC_POLICY, -EACCES, "invalid authPolicy or policy computation failure" },
-        { TPM2_RC_PCR, -EACCES, "PCR check failed" },
-        { TPM2_RC_PCR_CHANGED, -ESTALE, "PCRs changed since the policy was checked" },
-        { TPM2_RC_AUTH_UNAVAILABLE, -EACCES, "authValue or authPolicy is not available for this entity" },
-        { TPM2_RC_REBOOT, -EIO, "TPM needs a reset (_TPM_Init + Startup) before it can continue" },
-        { TPM2_RC_COMMAND_CODE, -EOPNOTSUPP, "command not supported by this TPM" },
-        { TPM2_RC_NV_RANGE, -EINVAL, "NV offset + size is out of the index's range" },
-        { TPM2_RC_NV_SIZE, -EINVAL, "NV size is larger than the TPM allows" },
-        { TPM2_RC_NV_LOCKED, -EPERM, "NV index is locked" },
-        { TPM2_RC_NV_AUTHORIZATION, -EACCES, "NV index does not allow this authorization" },
-        { TPM2_RC_NV_UNINITIALIZED, -ENODATA, "NV index has never been written" },
-        { TPM2_RC_NV_SPACE, -ENOSPC, "not enough NV space left in the TPM" },
-        { TPM2_RC_NV_DEFINED, -EEXIST, "NV index or persistent handle is already defined" },
-        { TPM2_RC_PARENT, -EINVAL, "handle is not a valid parent" },
-        { TPM2_RC_SENSITIVE, -EBADMSG, "sensitive area did not unmarshal correctly" },
-        { TPM2_RC_ASYMMETRIC, -EOPNOTSUPP, "asymmetric algorithm not supported or not correct" },
-        { TPM2_RC_ATTRIBUTES, -EINVAL, "inconsistent object or NV attributes" },
-        { TPM2_RC_HASH, -EOPNOTSUPP, "hash algorithm not supported or not appropriate" },
-        { TPM2_RC_VALUE, -EINVAL, "value is out of range or not correct for the context" },
-        { TPM2_RC_HIERARCHY, -EACCES, "hierarchy is disabled or not correct for the use" },
-        { TPM2_RC_KEY_SIZE, -EOPNOTSUPP, "key size not supported" },
-        { TPM2_RC_MGF, -EOPNOTSUPP, "mask generation function not supported" },
-        { TPM2_RC_MODE, -EOPNOTSUPP, "mode of operation not supported" },
-        { TPM2_RC_TYPE, -EINVAL, "type of the value is not appropriate for the use" },
-        { TPM2_RC_HANDLE, -ENOENT, "handle missing: no object or NV index there, or wrong kind of handle" },
-        { TPM2_RC_KDF, -EOPNOTSUPP, "key derivation function not supported" },
-        { TPM2_RC_RANGE, -EINVAL, "value out of the allowed range" },
-        { TPM2_RC_AUTH_FAIL, -EACCES,
-          "authorization failed: wrong authValue (the dictionary-attack counter was incremented)" },
-        { TPM2_RC_NONCE, -EINVAL, "invalid nonce size or nonce mismatch" },
-        { TPM2_RC_PP, -EACCES, "physical presence required" },
-        { TPM2_RC_SCHEME, -EOPNOTSUPP, "unsupported or incompatible scheme" },
-        { TPM2_RC_SIZE, -EINVAL, "structure is the wrong size" },
-        { TPM2_RC_SYMMETRIC, -EOPNOTSUPP, "symmetric algorithm or key size not supported" },
-        { TPM2_RC_TAG, -EINVAL, "incorrect structure tag" },
-        { TPM2_RC_SELECTOR, -EINVAL, "union selector is incorrect" },
-        { TPM2_RC_INSUFFICIENT, -EINVAL, "TPM could not unmarshal a value: input too short" },
-        { TPM2_RC_SIGNATURE, -EINVAL, "signature is not valid" },
-        { TPM2_RC_KEY, -EINVAL, "key fields are not compatible with the selected use" },
-        { TPM2_RC_POLICY_FAIL, -EACCES,
-          "policy check failed (e.g. the PCR values differ from those the object's policy requires)" },
-        { TPM2_RC_INTEGRITY, -EBADMSG, "integrity check failed" },
-        { TPM2_RC_TICKET, -EINVAL, "invalid ticket" },
-        { TPM2_RC_RESERVED_BITS, -EINVAL, "reserved bits not zero" },
-        { TPM2_RC_BAD_AUTH, -EACCES, "authorization failed: wrong authValue (object is not DA-protected)" },
-        { TPM2_RC_EXPIRED, -EACCES, "the policy has expired" },
-        { TPM2_RC_POLICY_CC, -EACCES, "command code in the policy does not match the command" },
-        { TPM2_RC_BINDING, -EBADMSG, "public and sensitive parts of the object are not bound" },
-        { TPM2_RC_CURVE, -EOPNOTSUPP, "curve not supported" },
-        { TPM2_RC_ECC_POINT, -EINVAL, "point is not on the curve" },
-        { TPM2_RC_CONTEXT_GAP, -EAGAIN, "context ID gap too large" },
-        { TPM2_RC_OBJECT_MEMORY, -ENOSPC, "TPM is out of memory for objects (flush transient objects)" },
-        { TPM2_RC_SESSION_MEMORY, -ENOSPC, "TPM is out of memory for sessions" },
-        { TPM2_RC_MEMORY, -ENOSPC, "TPM is out of memory" },
-        { TPM2_RC_SESSION_HANDLES, -ENOSPC, "TPM is out of session handles" },
-        { TPM2_RC_OBJECT_HANDLES, -ENOSPC, "TPM is out of object handles" },
-        { TPM2_RC_LOCALITY, -EACCES, "not allowed from this locality" },
-        { TPM2_RC_YIELDED, -EAGAIN, "TPM yielded; retry the command" },
-        { TPM2_RC_CANCELED, -EAGAIN, "command was canceled" },
-        { TPM2_RC_TESTING, -EAGAIN, "TPM is running self tests" },
-        { TPM2_RC_NV_RATE, -EAGAIN, "TPM is rate-limiting NV writes" },
-        { TPM2_RC_LOCKOUT, -EACCES,
-          "dictionary-attack lockout is active: authorizations of DA-protected objects are refused" },
-        { TPM2_RC_RETRY, -EAGAIN, "TPM could not start the command; retry" },
-        { TPM2_RC_NV_UNAVAILABLE, -EAGAIN, "NV is not currently accessible" },
+        {TPM2_RC_INITIALIZE, -EIO, "TPM not initialized (TPM2_Startup was not run)"},
+        {TPM2_RC_FAILURE, -EIO, "TPM failure: commands are not being accepted (failure mode)"},
+        {TPM2_RC_DISABLED, -EPERM, "command is disabled"},
+        {TPM2_RC_AUTH_TYPE, -EACCES, "authorization handle is not correct for the command"},
+        {TPM2_RC_AUTH_MISSING, -EACCES, "command requires an authorization session that is missing"},
+        {TPM2_RC_POLICY, -EACCES, "invalid authPolicy or policy computation failure"},
+        {TPM2_RC_PCR, -EACCES, "PCR check failed"},
+        {TPM2_RC_PCR_CHANGED, -ESTALE, "PCRs changed since the policy was checked"},
+        {TPM2_RC_AUTH_UNAVAILABLE, -EACCES, "authValue or authPolicy is not available for this entity"},
+        {TPM2_RC_REBOOT, -EIO, "TPM needs a reset (_TPM_Init + Startup) before it can continue"},
+        {TPM2_RC_COMMAND_CODE, -EOPNOTSUPP, "command not supported by this TPM"},
+        {TPM2_RC_NV_RANGE, -EINVAL, "NV offset + size is out of the index's range"},
+        {TPM2_RC_NV_SIZE, -EINVAL, "NV size is larger than the TPM allows"},
+        {TPM2_RC_NV_LOCKED, -EPERM, "NV index is locked"},
+        {TPM2_RC_NV_AUTHORIZATION, -EACCES, "NV index does not allow this authorization"},
+        {TPM2_RC_NV_UNINITIALIZED, -ENODATA, "NV index has never been written"},
+        {TPM2_RC_NV_SPACE, -ENOSPC, "not enough NV space left in the TPM"},
+        {TPM2_RC_NV_DEFINED, -EEXIST, "NV index or persistent handle is already defined"},
+        {TPM2_RC_PARENT, -EINVAL, "handle is not a valid parent"},
+        {TPM2_RC_SENSITIVE, -EBADMSG, "sensitive area did not unmarshal correctly"},
+        {TPM2_RC_ASYMMETRIC, -EOPNOTSUPP, "asymmetric algorithm not supported or not correct"},
+        {TPM2_RC_ATTRIBUTES, -EINVAL, "inconsistent object or NV attributes"},
+        {TPM2_RC_HASH, -EOPNOTSUPP, "hash algorithm not supported or not appropriate"},
+        {TPM2_RC_VALUE, -EINVAL, "value is out of range or not correct for the context"},
+        {TPM2_RC_HIERARCHY, -EACCES, "hierarchy is disabled or not correct for the use"},
+        {TPM2_RC_KEY_SIZE, -EOPNOTSUPP, "key size not supported"},
+        {TPM2_RC_MGF, -EOPNOTSUPP, "mask generation function not supported"},
+        {TPM2_RC_MODE, -EOPNOTSUPP, "mode of operation not supported"},
+        {TPM2_RC_TYPE, -EINVAL, "type of the value is not appropriate for the use"},
+        {TPM2_RC_HANDLE, -ENOENT, "handle missing: no object or NV index there, or wrong kind of handle"},
+        {TPM2_RC_KDF, -EOPNOTSUPP, "key derivation function not supported"},
+        {TPM2_RC_RANGE, -EINVAL, "value out of the allowed range"},
+        {TPM2_RC_AUTH_FAIL, -EACCES,
+         "authorization failed: wrong authValue (the dictionary-attack counter was incremented)"},
+        {TPM2_RC_NONCE, -EINVAL, "invalid nonce size or nonce mismatch"},
+        {TPM2_RC_PP, -EACCES, "physical presence required"},
+        {TPM2_RC_SCHEME, -EOPNOTSUPP, "unsupported or incompatible scheme"},
+        {TPM2_RC_SIZE, -EINVAL, "structure is the wrong size"},
+        {TPM2_RC_SYMMETRIC, -EOPNOTSUPP, "symmetric algorithm or key size not supported"},
+        {TPM2_RC_TAG, -EINVAL, "incorrect structure tag"},
+        {TPM2_RC_SELECTOR, -EINVAL, "union selector is incorrect"},
+        {TPM2_RC_INSUFFICIENT, -EINVAL, "TPM could not unmarshal a value: input too short"},
+        {TPM2_RC_SIGNATURE, -EINVAL, "signature is not valid"},
+        {TPM2_RC_KEY, -EINVAL, "key fields are not compatible with the selected use"},
+        {TPM2_RC_POLICY_FAIL, -EACCES,
+         "policy check failed (e.g. the PCR values differ from those the object's policy requires)"},
+        {TPM2_RC_INTEGRITY, -EBADMSG, "integrity check failed"},
+        {TPM2_RC_TICKET, -EINVAL, "invalid ticket"},
+        {TPM2_RC_RESERVED_BITS, -EINVAL, "reserved bits not zero"},
+        {TPM2_RC_BAD_AUTH, -EACCES, "authorization failed: wrong authValue (object is not DA-protected)"},
+        {TPM2_RC_EXPIRED, -EACCES, "the policy has expired"},
+        {TPM2_RC_POLICY_CC, -EACCES, "command code in the policy does not match the command"},
+        {TPM2_RC_BINDING, -EBADMSG, "public and sensitive parts of the object are not bound"},
+        {TPM2_RC_CURVE, -EOPNOTSUPP, "curve not supported"},
+        {TPM2_RC_ECC_POINT, -EINVAL, "point is not on the curve"},
+        {TPM2_RC_CONTEXT_GAP, -EAGAIN, "context ID gap too large"},
+        {TPM2_RC_OBJECT_MEMORY, -ENOSPC, "TPM is out of memory for objects (flush transient objects)"},
+        {TPM2_RC_SESSION_MEMORY, -ENOSPC, "TPM is out of memory for sessions"},
+        {TPM2_RC_MEMORY, -ENOSPC, "TPM is out of memory"},
+        {TPM2_RC_SESSION_HANDLES, -ENOSPC, "TPM is out of session handles"},
+        {TPM2_RC_OBJECT_HANDLES, -ENOSPC, "TPM is out of object handles"},
+        {TPM2_RC_LOCALITY, -EACCES, "not allowed from this locality"},
+        {TPM2_RC_YIELDED, -EAGAIN, "TPM yielded; retry the command"},
+        {TPM2_RC_CANCELED, -EAGAIN, "command was canceled"},
+        {TPM2_RC_TESTING, -EAGAIN, "TPM is running self tests"},
+        {TPM2_RC_NV_RATE, -EAGAIN, "TPM is rate-limiting NV writes"},
+        {TPM2_RC_LOCKOUT, -EACCES,
+         "dictionary-attack lockout is active: authorizations of DA-protected objects are refused"},
+        {TPM2_RC_RETRY, -EAGAIN, "TPM could not start the command; retry"},
+        {TPM2_RC_NV_UNAVAILABLE, -EAGAIN, "NV is not currently accessible"},
 };
 
 static const struct rc_info tss_rcs[] = {
-        { TSS2_BASE_RC_GENERAL_FAILURE, -EIO, "general failure" },
-        { TSS2_BASE_RC_NOT_IMPLEMENTED, -EOPNOTSUPP, "not implemented" },
-        { TSS2_BASE_RC_BAD_CONTEXT, -EINVAL, "bad context" },
-        { TSS2_BASE_RC_ABI_MISMATCH, -EIO, "TSS ABI version mismatch" },
-        { TSS2_BASE_RC_BAD_REFERENCE, -EINVAL, "NULL reference" },
-        { TSS2_BASE_RC_INSUFFICIENT_BUFFER, -EINVAL, "buffer too small" },
-        { TSS2_BASE_RC_BAD_SEQUENCE, -EINVAL, "called in the wrong order" },
-        { TSS2_BASE_RC_NO_CONNECTION, -ECONNREFUSED, "cannot connect to the TPM" },
-        { TSS2_BASE_RC_TRY_AGAIN, -ETIMEDOUT, "TPM did not answer in time" },
-        { TSS2_BASE_RC_IO_ERROR, -EIO, "I/O error talking to the TPM" },
-        { TSS2_BASE_RC_BAD_VALUE, -EINVAL, "bad parameter value" },
-        { TSS2_BASE_RC_NOT_PERMITTED, -EPERM, "operation not permitted" },
-        { TSS2_BASE_RC_BAD_SIZE, -EINVAL, "parameter has the wrong size" },
-        { TSS2_BASE_RC_MALFORMED_RESPONSE, -EIO, "malformed response from the TPM" },
-        { TSS2_BASE_RC_INSUFFICIENT_RESPONSE, -EIO, "TPM response too short" },
-        { TSS2_BASE_RC_INCOMPATIBLE_TCTI, -EIO, "unusable TCTI" },
-        { TSS2_BASE_RC_NOT_SUPPORTED, -EOPNOTSUPP, "not supported" },
-        { TSS2_BASE_RC_BAD_TCTI_STRUCTURE, -EIO, "bad TCTI structure" },
-        { TSS2_BASE_RC_MEMORY, -ENOMEM, "out of memory" },
-        { TSS2_BASE_RC_BAD_TR, -EINVAL, "invalid ESYS_TR handle" },
-        { TSS2_BASE_RC_RSP_AUTH_FAILED, -EIO, "response HMAC from the TPM did not verify" },
+        {TSS2_BASE_RC_GENERAL_FAILURE, -EIO, "general failure"},
+        {TSS2_BASE_RC_NOT_IMPLEMENTED, -EOPNOTSUPP, "not implemented"},
+        {TSS2_BASE_RC_BAD_CONTEXT, -EINVAL, "bad context"},
+        {TSS2_BASE_RC_ABI_MISMATCH, -EIO, "TSS ABI version mismatch"},
+        {TSS2_BASE_RC_BAD_REFERENCE, -EINVAL, "NULL reference"},
+        {TSS2_BASE_RC_INSUFFICIENT_BUFFER, -EINVAL, "buffer too small"},
+        {TSS2_BASE_RC_BAD_SEQUENCE, -EINVAL, "called in the wrong order"},
+        {TSS2_BASE_RC_NO_CONNECTION, -ECONNREFUSED, "cannot connect to the TPM"},
+        {TSS2_BASE_RC_TRY_AGAIN, -ETIMEDOUT, "TPM did not answer in time"},
+        {TSS2_BASE_RC_IO_ERROR, -EIO, "I/O error talking to the TPM"},
+        {TSS2_BASE_RC_BAD_VALUE, -EINVAL, "bad parameter value"},
+        {TSS2_BASE_RC_NOT_PERMITTED, -EPERM, "operation not permitted"},
+        {TSS2_BASE_RC_BAD_SIZE, -EINVAL, "parameter has the wrong size"},
+        {TSS2_BASE_RC_MALFORMED_RESPONSE, -EIO, "malformed response from the TPM"},
+        {TSS2_BASE_RC_INSUFFICIENT_RESPONSE, -EIO, "TPM response too short"},
+        {TSS2_BASE_RC_INCOMPATIBLE_TCTI, -EIO, "unusable TCTI"},
+        {TSS2_BASE_RC_NOT_SUPPORTED, -EOPNOTSUPP, "not supported"},
+        {TSS2_BASE_RC_BAD_TCTI_STRUCTURE, -EIO, "bad TCTI structure"},
+        {TSS2_BASE_RC_MEMORY, -ENOMEM, "out of memory"},
+        {TSS2_BASE_RC_BAD_TR, -EINVAL, "invalid ESYS_TR handle"},
+        {TSS2_BASE_RC_RSP_AUTH_FAILED, -EIO, "response HMAC from the TPM did not verify"},
 };
 
 static const struct rc_info *rc_lookup(const struct rc_info *tab, size_t n, TSS2_RC base)
@@ -318,8 +318,8 @@ static int get_property(struct tpm *t, TPM2_PT pt, const char *name, uint32_t *r
         TSS2_RC rc;
 
         snprintf(what, sizeof(what), "TPM2_GetCapability(%s)", name);
-        rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES, pt, 1,
-                                &more, &cap);
+        rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES,
+                                pt, 1, &more, &cap);
         if (rc != TSS2_RC_SUCCESS)
                 return tpm_rc_error(rc, what, err);
         if (cap->data.tpmProperties.count < 1 || cap->data.tpmProperties.tpmProperty[0].property != pt)
@@ -380,7 +380,7 @@ static int check_pcr_args(uint16_t alg, uint32_t mask, const struct hash_alg **r
 int tpm_pcr_read(struct tpm *t, uint16_t alg, uint32_t mask, struct tpm_pcrs *ret, struct cvm_error *err)
 {
         const struct hash_alg *h;
-        struct tpm_pcrs out = { .alg = alg, .mask = mask };
+        struct tpm_pcrs out = {.alg = alg, .mask = mask};
         uint32_t todo = mask;
         int r;
 
@@ -405,8 +405,8 @@ int tpm_pcr_read(struct tpm *t, uint16_t alg, uint32_t mask, struct tpm_pcrs *re
                 if (rc != TSS2_RC_SUCCESS)
                         return tpm_rc_error(rc, "TPM2_PCR_Read", err);
                 if (got->count == 0)
-                        return cvm_error_set(err, -EOPNOTSUPP, "TPM2_PCR_Read: the %s PCR bank is not active",
-                                             h->name);
+                        return cvm_error_set(err, -EOPNOTSUPP,
+                                             "TPM2_PCR_Read: the %s PCR bank is not active", h->name);
                 got_mask = (uint32_t)got->pcrSelections[0].pcrSelect[0] |
                            ((uint32_t)got->pcrSelections[0].pcrSelect[1] << 8) |
                            ((uint32_t)got->pcrSelections[0].pcrSelect[2] << 16);
@@ -419,8 +419,9 @@ int tpm_pcr_read(struct tpm *t, uint16_t alg, uint32_t mask, struct tpm_pcrs *re
                         if (!(got_mask & (1u << i)))
                                 continue;
                         if (k >= values->count || values->digests[k].size != h->size)
-                                return cvm_error_set(err, -EIO,
-                                                     "TPM2_PCR_Read: response has fewer or wrong-size digests");
+                                return cvm_error_set(
+                                        err, -EIO,
+                                        "TPM2_PCR_Read: response has fewer or wrong-size digests");
                         memcpy(out.digest[i], values->digests[k].buffer, h->size);
                         k++;
                 }
@@ -430,8 +431,8 @@ int tpm_pcr_read(struct tpm *t, uint16_t alg, uint32_t mask, struct tpm_pcrs *re
         return 0;
 }
 
-int tpm_pcr_extend(struct tpm *t, unsigned pcr, size_t n, const uint16_t *algs, const uint8_t *const *digests,
-                   struct cvm_error *err)
+int tpm_pcr_extend(struct tpm *t, unsigned pcr, size_t n, const uint16_t *algs,
+                   const uint8_t *const *digests, struct cvm_error *err)
 {
         TPML_DIGEST_VALUES values = {};
         char what[64];
@@ -440,26 +441,30 @@ int tpm_pcr_extend(struct tpm *t, unsigned pcr, size_t n, const uint16_t *algs, 
         if (pcr >= TPM_PCR_COUNT)
                 return cvm_error_set(err, -EINVAL, "PCR %u does not exist", pcr);
         if (n == 0 || n > ELEMENTSOF(values.digests))
-                return cvm_error_set(err, -EINVAL, "PCR extend needs 1..%zu digests", ELEMENTSOF(values.digests));
+                return cvm_error_set(err, -EINVAL, "PCR extend needs 1..%zu digests",
+                                     ELEMENTSOF(values.digests));
         for (size_t i = 0; i < n; i++) {
                 const struct hash_alg *h = hash_alg_by_tpm_id(algs[i]);
 
                 if (!h || h->size > sizeof(values.digests[i].digest))
-                        return cvm_error_set(err, -EOPNOTSUPP, "PCR extend: unknown algorithm 0x%04x", algs[i]);
+                        return cvm_error_set(err, -EOPNOTSUPP, "PCR extend: unknown algorithm 0x%04x",
+                                             algs[i]);
                 values.digests[i].hashAlg = algs[i];
                 memcpy(&values.digests[i].digest, digests[i], h->size);
         }
         values.count = (UINT32)n;
 
         snprintf(what, sizeof(what), "TPM2_PCR_Extend of PCR %u", pcr);
-        rc = Esys_PCR_Extend(t->esys, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &values);
+        rc = Esys_PCR_Extend(t->esys, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                             &values);
         if (rc != TSS2_RC_SUCCESS)
                 return tpm_rc_error(rc, what, err);
         return 0;
 }
 
 /* An ESYS_TR for a persistent object or NV index; -ENOENT with a precise message when absent. */
-static int resolve_handle(struct tpm *t, uint32_t handle, const char *kind, ESYS_TR *ret, struct cvm_error *err)
+static int resolve_handle(struct tpm *t, uint32_t handle, const char *kind, ESYS_TR *ret,
+                          struct cvm_error *err)
 {
         char what[96];
         TSS2_RC rc;
@@ -548,11 +553,12 @@ static int attest_and_sig(const TPM2B_ATTEST *attest, const TPMT_SIGNATURE *sig,
 }
 
 int tpm_quote(struct tpm *t, uint32_t ak_handle, uint16_t alg, uint32_t mask, const uint8_t *nonce,
-              size_t nonce_size, struct tpm_blob *ret_attest, struct tpm_blob *ret_sig, struct cvm_error *err)
+              size_t nonce_size, struct tpm_blob *ret_attest, struct tpm_blob *ret_sig,
+              struct cvm_error *err)
 {
         _cleanup_(freep) TPM2B_ATTEST *quoted = NULL;
         _cleanup_(freep) TPMT_SIGNATURE *sig = NULL;
-        TPMT_SIG_SCHEME scheme = { .scheme = TPM2_ALG_NULL };
+        TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_NULL};
         const struct hash_alg *h;
         TPML_PCR_SELECTION sel;
         ESYS_TR ak = ESYS_TR_NONE;
@@ -572,8 +578,8 @@ int tpm_quote(struct tpm *t, uint32_t ak_handle, uint16_t alg, uint32_t mask, co
                 return r;
 
         pcr_selection(&sel, alg, mask);
-        rc = Esys_Quote(t->esys, ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &qualifying, &scheme, &sel,
-                        &quoted, &sig);
+        rc = Esys_Quote(t->esys, ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &qualifying, &scheme,
+                        &sel, &quoted, &sig);
         close_tr(t, &ak);
         if (rc != TSS2_RC_SUCCESS) {
                 snprintf(what, sizeof(what), "TPM2_Quote with the key at 0x%08x", ak_handle);
@@ -606,7 +612,8 @@ int tpm_read_public(struct tpm *t, uint32_t handle, struct tpm_blob *ret_public,
 /* ------------------------------------------------------------------------------------------------ */
 /* NV */
 
-static int nv_open(struct tpm *t, uint32_t index, ESYS_TR *ret_tr, TPMS_NV_PUBLIC *ret_pub, struct cvm_error *err)
+static int nv_open(struct tpm *t, uint32_t index, ESYS_TR *ret_tr, TPMS_NV_PUBLIC *ret_pub,
+                   struct cvm_error *err)
 {
         _cleanup_(freep) TPM2B_NV_PUBLIC *pub = NULL;
         ESYS_TR tr = ESYS_TR_NONE;
@@ -671,9 +678,10 @@ int tpm_nv_read(struct tpm *t, uint32_t index, struct tpm_blob *ret, struct cvm_
                 auth = tr;
         else {
                 close_tr(t, &tr);
-                return cvm_error_set(err, -EPERM,
-                                     "NV index 0x%08x is readable neither with owner nor with index authorization",
-                                     index);
+                return cvm_error_set(
+                        err, -EPERM,
+                        "NV index 0x%08x is readable neither with owner nor with index authorization",
+                        index);
         }
 
         buf = malloc(pub.dataSize ? pub.dataSize : 1);
@@ -697,7 +705,8 @@ int tpm_nv_read(struct tpm *t, uint32_t index, struct tpm_blob *ret, struct cvm_
                 }
                 if (data->size != n) {
                         close_tr(t, &tr);
-                        return cvm_error_set(err, -EIO, "TPM2_NV_Read of 0x%08x at offset %zu: got %u of %u bytes",
+                        return cvm_error_set(err, -EIO,
+                                             "TPM2_NV_Read of 0x%08x at offset %zu: got %u of %u bytes",
                                              index, off, data->size, n);
                 }
                 memcpy(buf + off, data->buffer, n);
@@ -712,19 +721,21 @@ int tpm_nv_read(struct tpm *t, uint32_t index, struct tpm_blob *ret, struct cvm_
 static int nv_define(struct tpm *t, uint32_t index, size_t size, ESYS_TR *ret_tr, struct cvm_error *err)
 {
         TPM2B_NV_PUBLIC pub = {
-                .nvPublic = {
-                        .nvIndex = index,
-                        .nameAlg = TPM2_ALG_SHA256,
-                        .attributes = TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD | TPMA_NV_AUTHREAD | TPMA_NV_NO_DA,
-                        .dataSize = (UINT16)size,
-                },
+                .nvPublic =
+                        {
+                                .nvIndex = index,
+                                .nameAlg = TPM2_ALG_SHA256,
+                                .attributes = TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD | TPMA_NV_AUTHREAD |
+                                              TPMA_NV_NO_DA,
+                                .dataSize = (UINT16)size,
+                        },
         };
         TPM2B_AUTH auth = {};
         char what[64];
         TSS2_RC rc;
 
-        rc = Esys_NV_DefineSpace(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &auth,
-                                 &pub, ret_tr);
+        rc = Esys_NV_DefineSpace(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                 &auth, &pub, ret_tr);
         if (rc != TSS2_RC_SUCCESS) {
                 snprintf(what, sizeof(what), "TPM2_NV_DefineSpace of 0x%08x (%zu bytes)", index, size);
                 return tpm_rc_error(rc, what, err);
@@ -737,7 +748,8 @@ static int nv_undefine_tr(struct tpm *t, uint32_t index, ESYS_TR *tr, struct cvm
         char what[64];
         TSS2_RC rc;
 
-        rc = Esys_NV_UndefineSpace(t->esys, ESYS_TR_RH_OWNER, *tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
+        rc = Esys_NV_UndefineSpace(t->esys, ESYS_TR_RH_OWNER, *tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                   ESYS_TR_NONE);
         if (rc != TSS2_RC_SUCCESS) {
                 close_tr(t, tr);
                 snprintf(what, sizeof(what), "TPM2_NV_UndefineSpace of 0x%08x", index);
@@ -768,7 +780,8 @@ int tpm_nv_write(struct tpm *t, uint32_t index, const uint8_t *data, size_t size
         size_t off = 0;
 
         if (size == 0 || size > UINT16_MAX)
-                return cvm_error_set(err, -EINVAL, "NV write of %zu bytes to 0x%08x: size out of range", size, index);
+                return cvm_error_set(err, -EINVAL, "NV write of %zu bytes to 0x%08x: size out of range",
+                                     size, index);
         chunk = tpm_nv_buffer_max(t, err);
         if (chunk < 0)
                 return chunk;
@@ -798,9 +811,10 @@ int tpm_nv_write(struct tpm *t, uint32_t index, const uint8_t *data, size_t size
                 auth = tr;
         else {
                 close_tr(t, &tr);
-                return cvm_error_set(err, -EPERM,
-                                     "NV index 0x%08x is writable neither with owner nor with index authorization",
-                                     index);
+                return cvm_error_set(
+                        err, -EPERM,
+                        "NV index 0x%08x is writable neither with owner nor with index authorization",
+                        index);
         }
 
         while (off < size) {
@@ -833,9 +847,9 @@ static uint64_t now_ms(void)
         return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-int tpm_hcl_report_refresh(struct tpm *t, const uint8_t *user_data, size_t user_data_size, unsigned timeout_ms,
-                           tpm_report_match_fn match, void *userdata, struct tpm_blob *ret_report,
-                           struct cvm_error *err)
+int tpm_hcl_report_refresh(struct tpm *t, const uint8_t *user_data, size_t user_data_size,
+                           unsigned timeout_ms, tpm_report_match_fn match, void *userdata,
+                           struct tpm_blob *ret_report, struct cvm_error *err)
 {
         uint64_t start;
         int r;
@@ -853,7 +867,7 @@ int tpm_hcl_report_refresh(struct tpm *t, const uint8_t *user_data, size_t user_
         start = now_ms();
         for (;;) {
                 struct tpm_blob report = {};
-                struct timespec pause = { .tv_nsec = 100 * 1000 * 1000 };
+                struct timespec pause = {.tv_nsec = 100 * 1000 * 1000};
 
                 r = tpm_nv_read(t, TPM_AZURE_HCL_REPORT_NV, &report, err);
                 if (r < 0)
@@ -870,10 +884,11 @@ int tpm_hcl_report_refresh(struct tpm *t, const uint8_t *user_data, size_t user_
                         break;
                 (void)nanosleep(&pause, NULL);
         }
-        return cvm_error_set(err, -ETIMEDOUT,
-                             "stale report: the HCL report in NV 0x%08x still does not carry the user data written "
-                             "to NV 0x%08x after %u ms (the paravisor did not regenerate it)",
-                             TPM_AZURE_HCL_REPORT_NV, TPM_AZURE_USER_DATA_NV, timeout_ms);
+        return cvm_error_set(
+                err, -ETIMEDOUT,
+                "stale report: the HCL report in NV 0x%08x still does not carry the user data written "
+                "to NV 0x%08x after %u ms (the paravisor did not regenerate it)",
+                TPM_AZURE_HCL_REPORT_NV, TPM_AZURE_USER_DATA_NV, timeout_ms);
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -881,14 +896,15 @@ int tpm_hcl_report_refresh(struct tpm *t, const uint8_t *user_data, size_t user_
 
 static int start_session(struct tpm *t, TPM2_SE type, ESYS_TR *ret, struct cvm_error *err)
 {
-        TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_NULL };
+        TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_NULL};
         TSS2_RC rc;
 
-        rc = Esys_StartAuthSession(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                   NULL, type, &sym, TPM2_ALG_SHA256, ret);
+        rc = Esys_StartAuthSession(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                   ESYS_TR_NONE, NULL, type, &sym, TPM2_ALG_SHA256, ret);
         if (rc != TSS2_RC_SUCCESS)
-                return tpm_rc_error(rc, type == TPM2_SE_TRIAL ? "TPM2_StartAuthSession (trial)"
-                                                              : "TPM2_StartAuthSession (policy)",
+                return tpm_rc_error(rc,
+                                    type == TPM2_SE_TRIAL ? "TPM2_StartAuthSession (trial)"
+                                                          : "TPM2_StartAuthSession (policy)",
                                     err);
         return 0;
 }
@@ -921,19 +937,24 @@ static int policy_secret_endorsement(struct tpm *t, ESYS_TR session, struct cvm_
 static TPM2B_PUBLIC ek_template(void)
 {
         TPM2B_PUBLIC tmpl = {
-                .publicArea = {
-                        .type = TPM2_ALG_RSA,
-                        .nameAlg = TPM2_ALG_SHA256,
-                        .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                                            TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_ADMINWITHPOLICY |
-                                            TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT,
-                        .parameters.rsaDetail = {
-                                .symmetric = { .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB },
-                                .scheme = { .scheme = TPM2_ALG_NULL },
-                                .keyBits = 2048,
-                                .exponent = 0,
+                .publicArea =
+                        {
+                                .type = TPM2_ALG_RSA,
+                                .nameAlg = TPM2_ALG_SHA256,
+                                .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                                                    TPMA_OBJECT_SENSITIVEDATAORIGIN |
+                                                    TPMA_OBJECT_ADMINWITHPOLICY | TPMA_OBJECT_RESTRICTED |
+                                                    TPMA_OBJECT_DECRYPT,
+                                .parameters.rsaDetail =
+                                        {
+                                                .symmetric = {.algorithm = TPM2_ALG_AES,
+                                                              .keyBits.aes = 128,
+                                                              .mode.aes = TPM2_ALG_CFB},
+                                                .scheme = {.scheme = TPM2_ALG_NULL},
+                                                .keyBits = 2048,
+                                                .exponent = 0,
+                                        },
                         },
-                },
         };
 
         tmpl.publicArea.authPolicy.size = sizeof(ek_policy);
@@ -957,8 +978,8 @@ static int create_primary(struct tpm *t, ESYS_TR hierarchy, const TPM2B_PUBLIC *
         TSS2_RC rc;
         int r;
 
-        rc = Esys_CreatePrimary(t->esys, hierarchy, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens, tmpl,
-                                &outside, &creation_pcr, &obj, &pub, &cdata, &chash, &ticket);
+        rc = Esys_CreatePrimary(t->esys, hierarchy, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens,
+                                tmpl, &outside, &creation_pcr, &obj, &pub, &cdata, &chash, &ticket);
         if (rc != TSS2_RC_SUCCESS)
                 return tpm_rc_error(rc, what, err);
         track(t, obj);
@@ -988,7 +1009,8 @@ int tpm_ek_create(struct tpm *t, tpm_object *ret_object, struct tpm_blob *ret_pu
 static int check_persistent_handle(uint32_t handle, struct cvm_error *err)
 {
         if (handle < 0x81000000u || handle > 0x817fffffu)
-                return cvm_error_set(err, -EINVAL, "0x%08x is not an owner persistent handle (0x81000000-0x817fffff)",
+                return cvm_error_set(err, -EINVAL,
+                                     "0x%08x is not an owner persistent handle (0x81000000-0x817fffff)",
                                      handle);
         return 0;
 }
@@ -1006,8 +1028,8 @@ int tpm_evict(struct tpm *t, uint32_t handle, struct cvm_error *err)
         r = resolve_handle(t, handle, "persistent handle", &obj, err);
         if (r < 0)
                 return r;
-        rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, obj, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, handle,
-                               &out);
+        rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, obj, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                               handle, &out);
         if (rc != TSS2_RC_SUCCESS) {
                 close_tr(t, &obj);
                 snprintf(what, sizeof(what), "TPM2_EvictControl removing 0x%08x", handle);
@@ -1019,19 +1041,23 @@ int tpm_evict(struct tpm *t, uint32_t handle, struct cvm_error *err)
 static TPM2B_PUBLIC ak_template(void)
 {
         return (TPM2B_PUBLIC){
-                .publicArea = {
-                        .type = TPM2_ALG_RSA,
-                        .nameAlg = TPM2_ALG_SHA256,
-                        .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                                            TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-                                            TPMA_OBJECT_NODA | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT,
-                        .parameters.rsaDetail = {
-                                .symmetric = { .algorithm = TPM2_ALG_NULL },
-                                .scheme = { .scheme = TPM2_ALG_RSASSA, .details.rsassa.hashAlg = TPM2_ALG_SHA256 },
-                                .keyBits = 2048,
-                                .exponent = 0,
+                .publicArea =
+                        {
+                                .type = TPM2_ALG_RSA,
+                                .nameAlg = TPM2_ALG_SHA256,
+                                .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                                                    TPMA_OBJECT_SENSITIVEDATAORIGIN |
+                                                    TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA |
+                                                    TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT,
+                                .parameters.rsaDetail =
+                                        {
+                                                .symmetric = {.algorithm = TPM2_ALG_NULL},
+                                                .scheme = {.scheme = TPM2_ALG_RSASSA,
+                                                           .details.rsassa.hashAlg = TPM2_ALG_SHA256},
+                                                .keyBits = 2048,
+                                                .exponent = 0,
+                                        },
                         },
-                },
         };
 }
 
@@ -1055,8 +1081,8 @@ static int ak_create_under(struct tpm *t, ESYS_TR ek, uint32_t handle, struct cv
         r = policy_secret_endorsement(t, session, err);
         if (r < 0)
                 goto finish;
-        rc = Esys_Create(t->esys, ek, session, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside, &creation_pcr,
-                         &priv, &pub, NULL, NULL, NULL);
+        rc = Esys_Create(t->esys, ek, session, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl, &outside,
+                         &creation_pcr, &priv, &pub, NULL, NULL, NULL);
         if (rc != TSS2_RC_SUCCESS) {
                 r = tpm_rc_error(rc, "TPM2_Create of the attestation key under the EK", err);
                 goto finish;
@@ -1075,12 +1101,13 @@ static int ak_create_under(struct tpm *t, ESYS_TR ek, uint32_t handle, struct cv
                 goto finish;
         }
         track(t, ak);
-        rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, handle,
-                               &persisted);
+        rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                               handle, &persisted);
         if (rc != TSS2_RC_SUCCESS) {
                 char what[80];
 
-                snprintf(what, sizeof(what), "TPM2_EvictControl persisting the attestation key at 0x%08x", handle);
+                snprintf(what, sizeof(what), "TPM2_EvictControl persisting the attestation key at 0x%08x",
+                         handle);
                 r = tpm_rc_error(rc, what, err);
                 goto finish;
         }
@@ -1133,19 +1160,21 @@ int tpm_ephemeral_key_create(struct tpm *t, tpm_object *ret_object, struct tpm_b
 {
         _cleanup_(freep) TPM2B_DIGEST *policy = NULL;
         TPM2B_PUBLIC tmpl = {
-                .publicArea = {
-                        .type = TPM2_ALG_RSA,
-                        .nameAlg = TPM2_ALG_SHA256,
-                        .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                                            TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_NODA |
-                                            TPMA_OBJECT_DECRYPT,
-                        .parameters.rsaDetail = {
-                                .symmetric = { .algorithm = TPM2_ALG_NULL },
-                                .scheme = { .scheme = TPM2_ALG_NULL },
-                                .keyBits = 2048,
-                                .exponent = 0,
+                .publicArea =
+                        {
+                                .type = TPM2_ALG_RSA,
+                                .nameAlg = TPM2_ALG_SHA256,
+                                .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                                                    TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_NODA |
+                                                    TPMA_OBJECT_DECRYPT,
+                                .parameters.rsaDetail =
+                                        {
+                                                .symmetric = {.algorithm = TPM2_ALG_NULL},
+                                                .scheme = {.scheme = TPM2_ALG_NULL},
+                                                .keyBits = 2048,
+                                                .exponent = 0,
+                                        },
                         },
-                },
         };
         ESYS_TR trial = ESYS_TR_NONE;
         TSS2_RC rc;
@@ -1168,8 +1197,8 @@ int tpm_ephemeral_key_create(struct tpm *t, tpm_object *ret_object, struct tpm_b
         tmpl.publicArea.unique.rsa.size = 256;
 
         return create_primary(t, ESYS_TR_RH_NULL, &tmpl,
-                              "TPM2_CreatePrimary of the ephemeral encryption key (NULL hierarchy)", ret_object,
-                              ret_public, err);
+                              "TPM2_CreatePrimary of the ephemeral encryption key (NULL hierarchy)",
+                              ret_object, ret_public, err);
 }
 
 int tpm_certify(struct tpm *t, tpm_object object, uint32_t ak_handle, const uint8_t *qualifying,
@@ -1178,7 +1207,7 @@ int tpm_certify(struct tpm *t, tpm_object object, uint32_t ak_handle, const uint
 {
         _cleanup_(freep) TPM2B_ATTEST *info = NULL;
         _cleanup_(freep) TPMT_SIGNATURE *sig = NULL;
-        TPMT_SIG_SCHEME scheme = { .scheme = TPM2_ALG_NULL };
+        TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_NULL};
         ESYS_TR ak = ESYS_TR_NONE;
         TPM2B_DATA qual;
         char what[64];
@@ -1191,8 +1220,8 @@ int tpm_certify(struct tpm *t, tpm_object object, uint32_t ak_handle, const uint
         r = resolve_handle(t, ak_handle, "attestation key at persistent handle", &ak, err);
         if (r < 0)
                 return r;
-        rc = Esys_Certify(t->esys, object, ak, ESYS_TR_PASSWORD, ESYS_TR_PASSWORD, ESYS_TR_NONE, &qual, &scheme,
-                          &info, &sig);
+        rc = Esys_Certify(t->esys, object, ak, ESYS_TR_PASSWORD, ESYS_TR_PASSWORD, ESYS_TR_NONE, &qual,
+                          &scheme, &info, &sig);
         close_tr(t, &ak);
         if (rc != TSS2_RC_SUCCESS) {
                 snprintf(what, sizeof(what), "TPM2_Certify with the key at 0x%08x", ak_handle);
@@ -1201,8 +1230,8 @@ int tpm_certify(struct tpm *t, tpm_object object, uint32_t ak_handle, const uint
         return attest_and_sig(info, sig, ret_attest, ret_sig, err);
 }
 
-int tpm_rsa_decrypt(struct tpm *t, tpm_object key, enum tpm_rsa_scheme scheme, const uint8_t *in, size_t in_size,
-                    struct secret_buf *ret, struct cvm_error *err)
+int tpm_rsa_decrypt(struct tpm *t, tpm_object key, enum tpm_rsa_scheme scheme, const uint8_t *in,
+                    size_t in_size, struct secret_buf *ret, struct cvm_error *err)
 {
         _cleanup_(freep) TPM2B_PUBLIC_KEY_RSA *msg = NULL;
         TPMT_RSA_DECRYPT s = {};
@@ -1229,8 +1258,8 @@ int tpm_rsa_decrypt(struct tpm *t, tpm_object key, enum tpm_rsa_scheme scheme, c
                 return cvm_error_set(err, -EINVAL, "unknown RSA decryption scheme %d", (int)scheme);
         }
         if (in_size == 0 || in_size > sizeof(cipher.buffer))
-                return cvm_error_set(err, -EBADMSG, "RSA ciphertext of %zu bytes is out of range (1..%zu)", in_size,
-                                     sizeof(cipher.buffer));
+                return cvm_error_set(err, -EBADMSG, "RSA ciphertext of %zu bytes is out of range (1..%zu)",
+                                     in_size, sizeof(cipher.buffer));
         cipher.size = (UINT16)in_size;
         memcpy(cipher.buffer, in, in_size);
 

@@ -37,7 +37,7 @@
 #define TPM_AZURE_USER_DATA_NV  0x01400002u
 #define TPM_AZURE_USER_DATA_MAX 64u
 
-#define TPM_PCR_COUNT 24u
+#define TPM_PCR_COUNT           24u
 
 struct tpm;
 
@@ -60,10 +60,10 @@ static inline void tpm_blob_done(struct tpm_blob *b)
 
 /** struct tpm_pcrs - values of selected PCRs of one bank. */
 struct tpm_pcrs {
-        uint16_t alg;                                   /* TPM_ALG_ID of the bank */
-        uint32_t mask;                                  /* bit n set: PCR n is in the selection */
+        uint16_t alg;  /* TPM_ALG_ID of the bank */
+        uint32_t mask; /* bit n set: PCR n is in the selection */
         size_t digest_size;
-        uint8_t digest[TPM_PCR_COUNT][64];              /* valid for PCRs in mask */
+        uint8_t digest[TPM_PCR_COUNT][64]; /* valid for PCRs in mask */
 };
 
 enum tpm_rsa_scheme {
@@ -125,8 +125,8 @@ int tpm_pcr_read(struct tpm *t, uint16_t alg, uint32_t mask, struct tpm_pcrs *re
  * @algs, @digests: @n bank ids and digests of the matching size (hashalg.h sizes).
  * Return: 0; -EINVAL for bad arguments; -EACCES when the PCR cannot be extended from this locality.
  */
-int tpm_pcr_extend(struct tpm *t, unsigned pcr, size_t n, const uint16_t *algs, const uint8_t *const *digests,
-                   struct cvm_error *err);
+int tpm_pcr_extend(struct tpm *t, unsigned pcr, size_t n, const uint16_t *algs,
+                   const uint8_t *const *digests, struct cvm_error *err);
 
 /**
  * tpm_quote() - TPM2_Quote over bank @alg PCRs @mask, signed by the key at persistent handle
@@ -137,7 +137,8 @@ int tpm_pcr_extend(struct tpm *t, unsigned pcr, size_t n, const uint16_t *algs, 
  * Return: 0; -ENOENT when no key is at @ak_handle; other errnos per the module comment.
  */
 int tpm_quote(struct tpm *t, uint32_t ak_handle, uint16_t alg, uint32_t mask, const uint8_t *nonce,
-              size_t nonce_size, struct tpm_blob *ret_attest, struct tpm_blob *ret_sig, struct cvm_error *err);
+              size_t nonce_size, struct tpm_blob *ret_attest, struct tpm_blob *ret_sig,
+              struct cvm_error *err);
 
 /**
  * tpm_read_public() - TPM2_ReadPublic of the object at persistent handle @handle.
@@ -188,9 +189,9 @@ typedef int (*tpm_report_match_fn)(const uint8_t *report, size_t size, const uin
  * Return: 0; -ETIMEDOUT ("stale report": the paravisor did not regenerate the report within the
  * wait, e.g. on a simulator; the message says so); the errnos of tpm_nv_write()/tpm_nv_read().
  */
-int tpm_hcl_report_refresh(struct tpm *t, const uint8_t *user_data, size_t user_data_size, unsigned timeout_ms,
-                           tpm_report_match_fn match, void *userdata, struct tpm_blob *ret_report,
-                           struct cvm_error *err);
+int tpm_hcl_report_refresh(struct tpm *t, const uint8_t *user_data, size_t user_data_size,
+                           unsigned timeout_ms, tpm_report_match_fn match, void *userdata,
+                           struct tpm_blob *ret_report, struct cvm_error *err);
 
 /**
  * tpm_ek_create() - the RSA-2048 endorsement key of the TCG EK profile (template L-1) as a
@@ -248,8 +249,8 @@ int tpm_certify(struct tpm *t, tpm_object object, uint32_t ak_handle, const uint
  * Return: 0; -EACCES when the policy fails (PCRs 0-7 changed since the key was created);
  * -EBADMSG when the TPM rejects the ciphertext (bad padding/size).
  */
-int tpm_rsa_decrypt(struct tpm *t, tpm_object key, enum tpm_rsa_scheme scheme, const uint8_t *in, size_t in_size,
-                    struct secret_buf *ret, struct cvm_error *err);
+int tpm_rsa_decrypt(struct tpm *t, tpm_object key, enum tpm_rsa_scheme scheme, const uint8_t *in,
+                    size_t in_size, struct secret_buf *ret, struct cvm_error *err);
 
 /** tpm_flush() - TPM2_FlushContext of a loaded object; TPM_OBJECT_NONE is a no-op. */
 void tpm_flush(struct tpm *t, tpm_object object);

@@ -7,9 +7,9 @@
 #include <errno.h>
 #include <time.h>
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
-#include <openssl/core_names.h>
 #include <openssl/rsa.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_tpm2_types.h>
@@ -29,7 +29,8 @@ static bool have_swtpm;
 static void need_swtpm(void)
 {
         if (!have_swtpm) {
-                printf("SKIP: swtpm is not installed (apt-get install swtpm); TPM integration tests skipped\n");
+                printf("SKIP: swtpm is not installed (apt-get install swtpm); TPM integration tests "
+                       "skipped\n");
                 skip();
         }
 }
@@ -199,8 +200,8 @@ static void test_pcr_read(void **state)
         assert_memory_equal(p.digest[17], ff, 32); /* D-RTM PCRs start at all-ones */
 
         for (uint16_t alg = TPM_ALG_SHA1; alg; alg = alg == TPM_ALG_SHA1     ? TPM_ALG_SHA384
-                                                    : alg == TPM_ALG_SHA384 ? TPM_ALG_SHA512
-                                                                            : 0) {
+                                                     : alg == TPM_ALG_SHA384 ? TPM_ALG_SHA512
+                                                                             : 0) {
                 assert_int_equal(tpm_pcr_read(t, alg, 0x1, &p, &err), 0);
                 assert_int_equal(p.digest_size, hash_alg_by_tpm_id(alg)->size);
         }
@@ -223,8 +224,8 @@ static void test_pcr_extend(void **state)
         struct cvm_error err = {};
         struct tpm_pcrs before256, before1, after;
         uint8_t d1[20], d256[32], expect[64];
-        const uint8_t *ds[2] = { d1, d256 };
-        uint16_t algs[2] = { TPM_ALG_SHA1, TPM_ALG_SHA256 };
+        const uint8_t *ds[2] = {d1, d256};
+        uint16_t algs[2] = {TPM_ALG_SHA1, TPM_ALG_SHA256};
 
         memset(d1, 0x11, sizeof(d1));
         memset(d256, 0x22, sizeof(d256));
@@ -267,8 +268,9 @@ static EVP_PKEY *pkey_from_tpm2b(const struct tpm_blob *pub, TPM2B_PUBLIC *ret_p
         assert_int_equal(p.publicArea.type, TPM2_ALG_RSA);
         n = BN_bin2bn(p.publicArea.unique.rsa.buffer, p.publicArea.unique.rsa.size, NULL);
         e = BN_new();
-        BN_set_word(e, p.publicArea.parameters.rsaDetail.exponent ? p.publicArea.parameters.rsaDetail.exponent
-                                                                  : 65537);
+        BN_set_word(e, p.publicArea.parameters.rsaDetail.exponent
+                               ? p.publicArea.parameters.rsaDetail.exponent
+                               : 65537);
         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n);
         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e);
         params = OSSL_PARAM_BLD_to_param(bld);
@@ -372,7 +374,9 @@ static void test_quote(void **state)
 
         assert_true(tpm_ak_provision(t, AK, &pub, &err) >= 0);
         k = pkey_from_tpm2b(&pub, NULL);
-        assert_int_equal(tpm_quote(t, AK, TPM_ALG_SHA256, 0x0100ff, nonce, sizeof(nonce) - 1, &attest, &sig, &err), 0);
+        assert_int_equal(
+                tpm_quote(t, AK, TPM_ALG_SHA256, 0x0100ff, nonce, sizeof(nonce) - 1, &attest, &sig, &err),
+                0);
         verify_rsassa(k, &attest, &sig);
 
         assert_int_equal(Tss2_MU_TPMS_ATTEST_Unmarshal(attest.data, attest.size, &off, &a), 0);
@@ -401,9 +405,11 @@ static void test_quote(void **state)
         assert_int_equal(tpm_quote(t, AK, TPM_ALG_SHA256, 0xff, NULL, 0, &attest, &sig, &err), 0);
         tpm_blob_done(&attest);
         tpm_blob_done(&sig);
-        assert_int_equal(tpm_quote(t, AK, TPM_ALG_SHA256, 0xff, big, sizeof(big), &attest, &sig, &err), -EINVAL);
+        assert_int_equal(tpm_quote(t, AK, TPM_ALG_SHA256, 0xff, big, sizeof(big), &attest, &sig, &err),
+                         -EINVAL);
         cvm_error_clear(&err);
-        assert_int_equal(tpm_quote(t, 0x81000099, TPM_ALG_SHA256, 0xff, NULL, 0, &attest, &sig, &err), -ENOENT);
+        assert_int_equal(tpm_quote(t, 0x81000099, TPM_ALG_SHA256, 0xff, NULL, 0, &attest, &sig, &err),
+                         -ENOENT);
         assert_non_null(strstr(err.message, "0x81000099"));
         cvm_error_clear(&err);
         assert_int_equal(tpm_quote(t, AK, TPM_ALG_SHA256, 0, NULL, 0, &attest, &sig, &err), -EINVAL);
@@ -485,14 +491,15 @@ static int run_vtpm(const char *cmd, const char *extra)
         const char *b = getenv("CVM_BUILDDIR");
         char line[8192];
 
-        snprintf(line, sizeof(line), "'%s' --tcti '%s' %s --dir '%s/out' --pki '%s/tests/vtpm-pki' %s >/dev/null",
-                 vtpm_tool(), swtpm.tcti, cmd, swtpm.dir, b && *b ? b : "build", extra ? extra : "");
+        snprintf(line, sizeof(line),
+                 "'%s' --tcti '%s' %s --dir '%s/out' --pki '%s/tests/vtpm-pki' %s >/dev/null", vtpm_tool(),
+                 swtpm.tcti, cmd, swtpm.dir, b && *b ? b : "build", extra ? extra : "");
         return system(line);
 }
 
 /* The matcher the agent would use: var_data's "user-data" equals the hex of the data written. */
-static int match_user_data(const uint8_t *report, size_t size, const uint8_t *ud, size_t ud_size, void *userdata,
-                           struct cvm_error *err)
+static int match_user_data(const uint8_t *report, size_t size, const uint8_t *ud, size_t ud_size,
+                           void *userdata, struct cvm_error *err)
 {
         char want[200] = "\"user-data\":\"";
         uint32_t var;
@@ -533,7 +540,8 @@ static void test_hcl_refresh(void **state)
         /* Nobody regenerates the report: a bounded wait, then "stale report". */
         t = *state = open_tpm();
         start = ms_now();
-        assert_int_equal(tpm_hcl_report_refresh(t, ud, 48, 300, match_user_data, &calls, &rep, &err), -ETIMEDOUT);
+        assert_int_equal(tpm_hcl_report_refresh(t, ud, 48, 300, match_user_data, &calls, &rep, &err),
+                         -ETIMEDOUT);
         assert_true(ms_now() - start >= 300);
         assert_true(ms_now() - start < 3000);
         assert_true(calls >= 2);
@@ -546,9 +554,11 @@ static void test_hcl_refresh(void **state)
         assert_memory_equal(rep.data, ud, 48);
         tpm_blob_done(&rep);
 
-        assert_int_equal(tpm_hcl_report_refresh(t, ud, 0, 100, match_user_data, &calls, &rep, &err), -EINVAL);
+        assert_int_equal(tpm_hcl_report_refresh(t, ud, 0, 100, match_user_data, &calls, &rep, &err),
+                         -EINVAL);
         cvm_error_clear(&err);
-        assert_int_equal(tpm_hcl_report_refresh(t, ud, 65, 100, match_user_data, &calls, &rep, &err), -EINVAL);
+        assert_int_equal(tpm_hcl_report_refresh(t, ud, 65, 100, match_user_data, &calls, &rep, &err),
+                         -EINVAL);
         cvm_error_clear(&err);
         tpm_close(t);
         *state = NULL;
@@ -645,7 +655,8 @@ static void test_ephemeral_certify(void **state)
         tpm_blob_done(&akpub);
 }
 
-static size_t encrypt_to(EVP_PKEY *k, int padding, const EVP_MD *md, const uint8_t *msg, size_t n, uint8_t *out)
+static size_t encrypt_to(EVP_PKEY *k, int padding, const EVP_MD *md, const uint8_t *msg, size_t n,
+                         uint8_t *out)
 {
         EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(k, NULL);
         size_t outlen = 256;

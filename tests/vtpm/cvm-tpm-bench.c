@@ -66,12 +66,15 @@ static size_t encrypt_to(const struct tpm_blob *pub, const uint8_t *msg, size_t 
         if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(pub->data, pub->size, &off, &p) != 0 || !bld || !be || !ctx)
                 return 0;
         bn = BN_bin2bn(p.publicArea.unique.rsa.buffer, p.publicArea.unique.rsa.size, NULL);
-        if (!bn || BN_set_word(be, 65537) != 1 || OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) != 1 ||
-            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) != 1 || !(params = OSSL_PARAM_BLD_to_param(bld)) ||
-            EVP_PKEY_fromdata_init(ctx) != 1 || EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1 ||
+        if (!bn || BN_set_word(be, 65537) != 1 ||
+            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) != 1 ||
+            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) != 1 ||
+            !(params = OSSL_PARAM_BLD_to_param(bld)) || EVP_PKEY_fromdata_init(ctx) != 1 ||
+            EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1 ||
             !(enc = EVP_PKEY_CTX_new(key, NULL)) || EVP_PKEY_encrypt_init(enc) != 1 ||
             EVP_PKEY_CTX_set_rsa_padding(enc, RSA_PKCS1_OAEP_PADDING) != 1 ||
-            EVP_PKEY_CTX_set_rsa_oaep_md(enc, EVP_sha256()) != 1 || EVP_PKEY_encrypt(enc, out, &outlen, msg, n) != 1)
+            EVP_PKEY_CTX_set_rsa_oaep_md(enc, EVP_sha256()) != 1 ||
+            EVP_PKEY_encrypt(enc, out, &outlen, msg, n) != 1)
                 outlen = 0;
         EVP_PKEY_CTX_free(enc);
         EVP_PKEY_free(key);
@@ -83,28 +86,28 @@ static size_t encrypt_to(const struct tpm_blob *pub, const uint8_t *msg, size_t 
         return outlen;
 }
 
-#define TIME(name, runs, ...)                                                                   \
-        do {                                                                                    \
-                static double t_[MAX_RUNS];                                                     \
-                for (int i_ = 0; i_ < (runs); i_++) {                                           \
-                        double s_ = now_ms();                                                   \
-                        __VA_ARGS__;                                                                 \
-                        t_[i_] = now_ms() - s_;                                                 \
-                }                                                                               \
-                report(name, t_, runs);                                                         \
+#define TIME(name, runs, ...)                         \
+        do {                                          \
+                static double t_[MAX_RUNS];           \
+                for (int i_ = 0; i_ < (runs); i_++) { \
+                        double s_ = now_ms();         \
+                        __VA_ARGS__;                  \
+                        t_[i_] = now_ms() - s_;       \
+                }                                     \
+                report(name, t_, runs);               \
         } while (0)
 
 int main(int argc, char *argv[])
 {
         static const struct option options[] = {
-                { "tcti", required_argument, NULL, 't' },
+                {"tcti", required_argument, NULL, 't'},
                 {},
         };
         const char *tcti = getenv("CVM_AGENT_TCTI");
         struct cvm_error err = {};
         struct tpm *t = NULL;
         int runs = 20, c, r;
-        uint8_t nonce[32] = { 1 }, ud[64] = { 2 }, d[32] = { 3 };
+        uint8_t nonce[32] = {1}, ud[64] = {2}, d[32] = {3};
         const uint8_t *dp = d;
         uint16_t alg = TPM_ALG_SHA256;
         tpm_object key = TPM_OBJECT_NONE;
@@ -152,7 +155,8 @@ int main(int argc, char *argv[])
         });
         TIME("Quote sha256 0-7 (AK, RSA-2048)", runs, {
                 struct tpm_blob a = {}, s = {};
-                r = tpm_quote(t, TPM_AZURE_AK_HANDLE, TPM_ALG_SHA256, 0xff, nonce, sizeof(nonce), &a, &s, &err);
+                r = tpm_quote(t, TPM_AZURE_AK_HANDLE, TPM_ALG_SHA256, 0xff, nonce, sizeof(nonce), &a, &s,
+                              &err);
                 if (r < 0)
                         die("quote", &err, r);
                 tpm_blob_done(&a);

@@ -57,17 +57,17 @@
 #include "tpm.h"
 #include "util.h"
 
-#define SNP_REPORT_SIZE  1184
-#define HCL_HEADER_SIZE  32
-#define IGVM_DATA_SIZE   20
-#define HCL_FIXED_SIZE   (HCL_HEADER_SIZE + SNP_REPORT_SIZE + IGVM_DATA_SIZE)
-#define HCL_NV_SIZE      2048
-#define SNP_SIGNED_SIZE  0x2a0
+#define SNP_REPORT_SIZE 1184
+#define HCL_HEADER_SIZE 32
+#define IGVM_DATA_SIZE  20
+#define HCL_FIXED_SIZE  (HCL_HEADER_SIZE + SNP_REPORT_SIZE + IGVM_DATA_SIZE)
+#define HCL_NV_SIZE     2048
+#define SNP_SIGNED_SIZE 0x2a0
 /* reported TCB of the test platform: bl 3, tee 0, snp 8, ucode 115 (azure-protocol.md §3.3) */
-#define TEST_TCB_BL      3
-#define TEST_TCB_TEE     0
-#define TEST_TCB_SNP     8
-#define TEST_TCB_UCODE   115
+#define TEST_TCB_BL    3
+#define TEST_TCB_TEE   0
+#define TEST_TCB_SNP   8
+#define TEST_TCB_UCODE 115
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(X509_EXTENSION *, X509_EXTENSION_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(ECDSA_SIG *, ECDSA_SIG_free)
@@ -81,7 +81,8 @@ static const char *arg_pki;
 static const char *pki_dir;
 static const char *arg_eventlog;
 static uint32_t arg_ak_handle = TPM_AZURE_AK_HANDLE;
-static bool variant_ak_unbound, variant_foreign_signer, variant_pcr_mismatch, variant_no_hcl, variant_no_akcert;
+static bool variant_ak_unbound, variant_foreign_signer, variant_pcr_mismatch, variant_no_hcl,
+        variant_no_akcert;
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fail(const char *fmt, ...)
@@ -240,7 +241,7 @@ static int add_raw_ext(X509 *x, const char *oid, const uint8_t *der, size_t n)
 
 static int add_int_ext(X509 *x, const char *oid, unsigned v)
 {
-        uint8_t der[4] = { 0x02, 1, (uint8_t)v };
+        uint8_t der[4] = {0x02, 1, (uint8_t)v};
 
         if (v >= 0x80) { /* a positive INTEGER needs a leading zero byte */
                 der[1] = 2;
@@ -278,10 +279,14 @@ static X509 *new_cert(EVP_PKEY *pub, const char *cn, const char *org, X509 *issu
         if (X509_set_version(x, 2) != 1 || ASN1_INTEGER_set(X509_get_serialNumber(x), serial) != 1 ||
             !X509_gmtime_adj(X509_getm_notBefore(x), -86400) ||
             !X509_gmtime_adj(X509_getm_notAfter(x), days * 86400) || X509_set_pubkey(x, pub) != 1 ||
-            X509_NAME_add_entry_by_txt(name, "OU", MBSTRING_ASC, (const unsigned char *)"Engineering", -1, -1, 0) != 1 ||
-            X509_NAME_add_entry_by_txt(name, "C", MBSTRING_ASC, (const unsigned char *)"US", -1, -1, 0) != 1 ||
-            X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)org, -1, -1, 0) != 1 ||
-            X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) != 1 ||
+            X509_NAME_add_entry_by_txt(name, "OU", MBSTRING_ASC, (const unsigned char *)"Engineering", -1,
+                                       -1, 0) != 1 ||
+            X509_NAME_add_entry_by_txt(name, "C", MBSTRING_ASC, (const unsigned char *)"US", -1, -1, 0) !=
+                    1 ||
+            X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)org, -1, -1, 0) !=
+                    1 ||
+            X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) !=
+                    1 ||
             X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name) != 1) {
                 X509_free(x);
                 fail("cannot build certificate %s", cn);
@@ -307,8 +312,8 @@ static int make_ca(const char *cn, const char *org, EVP_PKEY *key, X509 *issuer,
 
 static int generate_pki(void)
 {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *ark = NULL, *ask = NULL, *vcek = NULL, *ca = NULL, *foreign = NULL,
-                                          *foreign_rsa = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *ark = NULL, *ask = NULL, *vcek = NULL, *ca = NULL,
+                                           *foreign = NULL, *foreign_rsa = NULL;
         _cleanup_(X509_freep) X509 *ark_x = NULL, *ask_x = NULL, *vcek_x = NULL, *ca_x = NULL;
         const char *org = "cvm-agent test hierarchy (not AMD)";
         uint8_t hwid[64];
@@ -330,7 +335,8 @@ static int generate_pki(void)
 
         if (make_ca("ARK-Milan", org, ark, NULL, NULL, true, &ark_x) < 0 ||
             make_ca("SEV-Milan", org, ask, ark_x, ark, true, &ask_x) < 0 ||
-            make_ca("cvm-agent test Virtual TPM CA", "cvm-agent test vTPM CA", ca, NULL, NULL, false, &ca_x) < 0)
+            make_ca("cvm-agent test Virtual TPM CA", "cvm-agent test vTPM CA", ca, NULL, NULL, false,
+                    &ca_x) < 0)
                 return -1;
 
         /* VCEK: like KDS issues it (serial 0, no key usage), with the AMD extensions. */
@@ -339,7 +345,7 @@ static int generate_pki(void)
         vcek_x = new_cert(vcek, "SEV-VCEK", org, ask_x, 0, 7 * 365);
         if (!vcek_x)
                 return -1;
-        static const uint8_t product[] = { 0x16, 8, 'M', 'i', 'l', 'a', 'n', '-', 'B', '0' };
+        static const uint8_t product[] = {0x16, 8, 'M', 'i', 'l', 'a', 'n', '-', 'B', '0'};
         if (add_int_ext(vcek_x, "1.3.6.1.4.1.3704.1.1", 0) < 0 ||
             add_raw_ext(vcek_x, "1.3.6.1.4.1.3704.1.2", product, sizeof(product)) < 0 ||
             add_int_ext(vcek_x, "1.3.6.1.4.1.3704.1.3.1", TEST_TCB_BL) < 0 ||
@@ -350,7 +356,8 @@ static int generate_pki(void)
             add_int_ext(vcek_x, "1.3.6.1.4.1.3704.1.3.7", 0) < 0 ||
             add_int_ext(vcek_x, "1.3.6.1.4.1.3704.1.3.3", TEST_TCB_SNP) < 0 ||
             add_int_ext(vcek_x, "1.3.6.1.4.1.3704.1.3.8", TEST_TCB_UCODE) < 0 ||
-            add_raw_ext(vcek_x, "1.3.6.1.4.1.3704.1.4", hwid, sizeof(hwid)) < 0 || sign_cert(vcek_x, ask, true) < 0)
+            add_raw_ext(vcek_x, "1.3.6.1.4.1.3704.1.4", hwid, sizeof(hwid)) < 0 ||
+            sign_cert(vcek_x, ask, true) < 0)
                 return -1;
 
         der_len = i2d_X509(vcek_x, &der);
@@ -361,10 +368,11 @@ static int generate_pki(void)
         if (r < 0)
                 return r;
 
-        if (save_key("ark.key", ark) < 0 || save_key("ask.key", ask) < 0 || save_key("vtpm-ca.key", ca) < 0 ||
-            save_key("foreign.key", foreign) < 0 || save_key("foreign-rsa.key", foreign_rsa) < 0 ||
-            save_cert("ark.pem", ark_x) < 0 || save_cert("ask.pem", ask_x) < 0 ||
-            save_cert("vtpm-ca.pem", ca_x) < 0 || save_cert("vcek.pem", vcek_x) < 0)
+        if (save_key("ark.key", ark) < 0 || save_key("ask.key", ask) < 0 ||
+            save_key("vtpm-ca.key", ca) < 0 || save_key("foreign.key", foreign) < 0 ||
+            save_key("foreign-rsa.key", foreign_rsa) < 0 || save_cert("ark.pem", ark_x) < 0 ||
+            save_cert("ask.pem", ask_x) < 0 || save_cert("vtpm-ca.pem", ca_x) < 0 ||
+            save_cert("vcek.pem", vcek_x) < 0)
                 return -1;
         {
                 _cleanup_(fclosep) FILE *f = fopen(pki_path("chain.pem"), "we");
@@ -439,8 +447,9 @@ static EVP_PKEY *rsa_pkey(const uint8_t *n, size_t n_size, uint32_t e)
 
         if (!bld || !bn || !be || !ctx || BN_set_word(be, e) != 1 ||
             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) != 1 ||
-            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) != 1 || !(params = OSSL_PARAM_BLD_to_param(bld)) ||
-            EVP_PKEY_fromdata_init(ctx) != 1 || EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) != 1 ||
+            !(params = OSSL_PARAM_BLD_to_param(bld)) || EVP_PKEY_fromdata_init(ctx) != 1 ||
+            EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1) {
                 fail("cannot build an RSA public key");
                 return NULL;
         }
@@ -471,7 +480,7 @@ static json_object *rsa_jwk(const char *kid, const char *op, const uint8_t *n, s
 {
         _cleanup_(json_object_putp) json_object *jwk = json_object_new_object();
         _cleanup_free_ char *n64 = b64url(n, n_size), *e64 = NULL;
-        uint8_t eb[4] = { (uint8_t)(e >> 24), (uint8_t)(e >> 16), (uint8_t)(e >> 8), (uint8_t)e };
+        uint8_t eb[4] = {(uint8_t)(e >> 24), (uint8_t)(e >> 16), (uint8_t)(e >> 8), (uint8_t)e};
         size_t skip = 0;
         json_object *ops;
 
@@ -506,7 +515,8 @@ static int make_ak_cert(struct tpm *t, const struct tpm_blob *ak_pub)
         if (!x || add_ext(x, ca_x, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
             add_ext(x, ca_x, NID_key_usage, "critical,digitalSignature") < 0 ||
             add_ext(x, ca_x, NID_ext_key_usage, "2.23.133.8.3") < 0 ||
-            add_ext(x, ca_x, NID_authority_key_identifier, "keyid:always") < 0 || sign_cert(x, ca, false) < 0)
+            add_ext(x, ca_x, NID_authority_key_identifier, "keyid:always") < 0 ||
+            sign_cert(x, ca, false) < 0)
                 return -1;
         len = i2d_X509(x, &der);
         if (len <= 0)
@@ -569,37 +579,37 @@ static int sign_snp_report(uint8_t *report, EVP_PKEY *key)
 
 static void fill_snp_report(uint8_t *r, const uint8_t hwid[64])
 {
-        uint64_t tcb = (uint64_t)TEST_TCB_BL | ((uint64_t)TEST_TCB_TEE << 8) | ((uint64_t)TEST_TCB_SNP << 48) |
-                       ((uint64_t)TEST_TCB_UCODE << 56);
+        uint64_t tcb = (uint64_t)TEST_TCB_BL | ((uint64_t)TEST_TCB_TEE << 8) |
+                       ((uint64_t)TEST_TCB_SNP << 48) | ((uint64_t)TEST_TCB_UCODE << 56);
 
         memset(r, 0, SNP_REPORT_SIZE);
-        put_le32(r + 0x000, 3);                 /* version */
-        put_le32(r + 0x004, 1);                 /* guest_svn */
-        put_le64(r + 0x008, 0x3001f);           /* policy: abi 0.31, SMT, reserved bit 17 */
-        r[0x010] = 0x01;                        /* family_id */
-        r[0x020] = 0x02;                        /* image_id */
-        put_le32(r + 0x030, 0);                 /* vmpl */
-        put_le32(r + 0x034, 1);                 /* signature_algo: ECDSA P-384 SHA-384 */
-        put_le64(r + 0x038, tcb);               /* current_tcb */
-        put_le64(r + 0x040, 0x1);               /* platform_info: SMT enabled */
-        put_le32(r + 0x048, 0);                 /* signed by the VCEK */
-        (void)RAND_bytes(r + 0x090, 48);        /* measurement */
-        memset(r + 0x0e0, 0x5a, 48);            /* id_key_digest */
-        (void)RAND_bytes(r + 0x140, 32);        /* report_id */
-        memset(r + 0x160, 0xff, 32);            /* report_id_ma */
-        put_le64(r + 0x180, tcb);               /* reported_tcb */
-        r[0x188] = 0x19;                        /* cpuid family: Milan */
+        put_le32(r + 0x000, 3);          /* version */
+        put_le32(r + 0x004, 1);          /* guest_svn */
+        put_le64(r + 0x008, 0x3001f);    /* policy: abi 0.31, SMT, reserved bit 17 */
+        r[0x010] = 0x01;                 /* family_id */
+        r[0x020] = 0x02;                 /* image_id */
+        put_le32(r + 0x030, 0);          /* vmpl */
+        put_le32(r + 0x034, 1);          /* signature_algo: ECDSA P-384 SHA-384 */
+        put_le64(r + 0x038, tcb);        /* current_tcb */
+        put_le64(r + 0x040, 0x1);        /* platform_info: SMT enabled */
+        put_le32(r + 0x048, 0);          /* signed by the VCEK */
+        (void)RAND_bytes(r + 0x090, 48); /* measurement */
+        memset(r + 0x0e0, 0x5a, 48);     /* id_key_digest */
+        (void)RAND_bytes(r + 0x140, 32); /* report_id */
+        memset(r + 0x160, 0xff, 32);     /* report_id_ma */
+        put_le64(r + 0x180, tcb);        /* reported_tcb */
+        r[0x188] = 0x19;                 /* cpuid family: Milan */
         r[0x189] = 0x01;
         r[0x18a] = 0x01;
-        memcpy(r + 0x1a0, hwid, 64);            /* chip_id */
-        put_le64(r + 0x1e0, tcb);               /* committed_tcb */
-        r[0x1e8] = 40;                          /* current build/minor/major: 1.55.40 */
+        memcpy(r + 0x1a0, hwid, 64); /* chip_id */
+        put_le64(r + 0x1e0, tcb);    /* committed_tcb */
+        r[0x1e8] = 40;               /* current build/minor/major: 1.55.40 */
         r[0x1e9] = 55;
         r[0x1ea] = 1;
         r[0x1ec] = 40;
         r[0x1ed] = 55;
         r[0x1ee] = 1;
-        put_le64(r + 0x1f0, tcb);               /* launch_tcb */
+        put_le64(r + 0x1f0, tcb); /* launch_tcb */
 }
 
 /* Builds the HCL report around @snp (report_data set here) and @json; signs with @signer. */
@@ -608,7 +618,8 @@ static int build_hcl(uint8_t *snp, const char *json, EVP_PKEY *signer, uint8_t o
         size_t var = strlen(json);
 
         if (HCL_FIXED_SIZE + var > HCL_NV_SIZE)
-                return fail("runtime JSON of %zu bytes does not fit swtpm's %u-byte NV index", var, HCL_NV_SIZE);
+                return fail("runtime JSON of %zu bytes does not fit swtpm's %u-byte NV index", var,
+                            HCL_NV_SIZE);
 
         memset(snp + 0x050, 0, 64);
         if (!EVP_Digest(json, var, snp + 0x050, NULL, EVP_sha256(), NULL))
@@ -623,9 +634,9 @@ static int build_hcl(uint8_t *snp, const char *json, EVP_PKEY *signer, uint8_t o
         put_le32(out + 0x0c, 2);                                /* request_type: AkCertRequest */
         memcpy(out + HCL_HEADER_SIZE, snp, SNP_REPORT_SIZE);
         put_le32(out + 0x4c0, (uint32_t)(IGVM_DATA_SIZE + var)); /* data_size */
-        put_le32(out + 0x4c4, 1);                               /* version */
-        put_le32(out + 0x4c8, 2);                               /* report_type: SNP */
-        put_le32(out + 0x4cc, 1);                               /* hash type: SHA-256 */
+        put_le32(out + 0x4c4, 1);                                /* version */
+        put_le32(out + 0x4c8, 2);                                /* report_type: SNP */
+        put_le32(out + 0x4cc, 1);                                /* hash type: SHA-256 */
         put_le32(out + 0x4d0, (uint32_t)var);
         memcpy(out + HCL_FIXED_SIZE, json, var);
         return 0;
@@ -636,7 +647,8 @@ static int write_report(struct tpm *t, const uint8_t *snp, const uint8_t *hcl, c
         struct cvm_error err = {};
         int r;
 
-        if (write_bytes("snp-report.bin", snp, SNP_REPORT_SIZE) < 0 || write_bytes("hcl-report.bin", hcl, HCL_NV_SIZE) < 0 ||
+        if (write_bytes("snp-report.bin", snp, SNP_REPORT_SIZE) < 0 ||
+            write_bytes("hcl-report.bin", hcl, HCL_NV_SIZE) < 0 ||
             write_bytes("runtime.json", json, strlen(json)) < 0)
                 return -1;
         r = tpm_nv_write(t, TPM_AZURE_HCL_REPORT_NV, hcl, HCL_NV_SIZE, &err);
@@ -676,7 +688,8 @@ static EVP_PKEY *current_signer(void)
 /* ------------------------------------------------------------------------------------------------ */
 /* PCRs */
 
-static int extend_one(void *userdata, unsigned pcr, size_t n, const uint16_t *algs, const uint8_t *const *digests)
+static int extend_one(void *userdata, unsigned pcr, size_t n, const uint16_t *algs,
+                      const uint8_t *const *digests)
 {
         struct tpm *t = userdata;
         struct cvm_error err = {};
@@ -729,7 +742,7 @@ static void log_u32(struct logbuf *l, uint32_t v)
 
 static void log_u16(struct logbuf *l, uint16_t v)
 {
-        uint8_t b[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+        uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
 
         log_put(l, b, 2);
 }
@@ -753,22 +766,22 @@ static void log_event2(struct logbuf *l, uint32_t pcr, uint32_t type, const void
 
 static int cmd_make_eventlog(const char *path)
 {
-        static const uint8_t crtm[] = { 'c', 0, 'v', 0, 'm', 0, '-', 0, 'v', 0, 't', 0, 'p', 0, 'm', 0, 0, 0 };
+        static const uint8_t crtm[] = {'c', 0, 'v', 0, 'm', 0, '-', 0, 'v', 0, 't', 0, 'p', 0, 'm', 0, 0, 0};
         static const char action[] = "Calling EFI Application from Boot Option";
         static const char cmdline[] = "grub_cmd: linux /vmlinuz root=/dev/vda1 ro";
-        static const uint8_t sep[4] = { 0, 0, 0, 0 };
+        static const uint8_t sep[4] = {0, 0, 0, 0};
         uint8_t spec[16 + 4 + 4 + 4 + 2 * 4 + 1] = "Spec ID Event03";
         uint8_t *p = spec + 16;
         struct logbuf l = {};
         uint8_t zero[20] = {};
 
         /* Spec ID event: a TCG_PCR_EVENT (SHA-1 format) of type EV_NO_ACTION in PCR 0. */
-        put_le32(p, 0);                         /* platformClass */
-        p[4] = 0;                               /* specVersionMinor */
-        p[5] = 2;                               /* specVersionMajor */
-        p[6] = 0;                               /* specErrata */
-        p[7] = 2;                               /* uintnSize: 64-bit */
-        put_le32(p + 8, 2);                     /* numberOfAlgorithms */
+        put_le32(p, 0);     /* platformClass */
+        p[4] = 0;           /* specVersionMinor */
+        p[5] = 2;           /* specVersionMajor */
+        p[6] = 0;           /* specErrata */
+        p[7] = 2;           /* uintnSize: 64-bit */
+        put_le32(p + 8, 2); /* numberOfAlgorithms */
         p[12] = TPM_ALG_SHA1;
         p[13] = 0;
         p[14] = 20;
@@ -777,18 +790,18 @@ static int cmd_make_eventlog(const char *path)
         p[17] = 0;
         p[18] = 32;
         p[19] = 0;
-        p[20] = 0;                              /* vendorInfoSize */
+        p[20] = 0; /* vendorInfoSize */
         log_u32(&l, 0);
         log_u32(&l, 3);
         log_put(&l, zero, sizeof(zero));
         log_u32(&l, sizeof(spec));
         log_put(&l, spec, sizeof(spec));
 
-        log_event2(&l, 0, 0x00000008, crtm, sizeof(crtm));                  /* EV_S_CRTM_VERSION */
-        log_event2(&l, 4, 0x80000007, action, sizeof(action) - 1);          /* EV_EFI_ACTION */
+        log_event2(&l, 0, 0x00000008, crtm, sizeof(crtm));         /* EV_S_CRTM_VERSION */
+        log_event2(&l, 4, 0x80000007, action, sizeof(action) - 1); /* EV_EFI_ACTION */
         for (uint32_t pcr = 0; pcr < 8; pcr++)
-                log_event2(&l, pcr, 0x00000004, sep, sizeof(sep));          /* EV_SEPARATOR */
-        log_event2(&l, 8, 0x0000000d, cmdline, sizeof(cmdline) - 1);        /* EV_IPL */
+                log_event2(&l, pcr, 0x00000004, sep, sizeof(sep));   /* EV_SEPARATOR */
+        log_event2(&l, 8, 0x0000000d, cmdline, sizeof(cmdline) - 1); /* EV_IPL */
         if (l.size > sizeof(l.data))
                 return fail("synthetic event log overflows its buffer");
         return write_to(path, l.data, l.size);
@@ -863,7 +876,8 @@ static int cmd_provision(void)
         json_object_object_add(cfg, "console-enabled", json_object_new_boolean(0));
         json_object_object_add(cfg, "secure-boot", json_object_new_boolean(1));
         json_object_object_add(cfg, "tpm-enabled", json_object_new_boolean(1));
-        json_object_object_add(cfg, "vmUniqueId", json_object_new_string("5C4E3A2B-0D1F-4A6B-9C8D-7E6F5A4B3C2D"));
+        json_object_object_add(cfg, "vmUniqueId",
+                               json_object_new_string("5C4E3A2B-0D1F-4A6B-9C8D-7E6F5A4B3C2D"));
         json_object_object_add(rt, "vm-configuration", cfg);
         json_object_object_add(rt, "user-data", json_object_new_string(ud));
 
@@ -946,8 +960,10 @@ static int cmd_refresh(void)
 
 static void usage(FILE *f)
 {
-        fprintf(f, "Usage: cvm-vtpm [--tcti SPEC] pki|provision|refresh --dir DIR [--pki DIR] [--eventlog FILE]\n"
-                   "                [--variant ak-unbound|foreign-signer|pcr-mismatch|no-hcl-report|no-ak-cert]...\n"
+        fprintf(f, "Usage: cvm-vtpm [--tcti SPEC] pki|provision|refresh --dir DIR [--pki DIR] [--eventlog "
+                   "FILE]\n"
+                   "                [--variant "
+                   "ak-unbound|foreign-signer|pcr-mismatch|no-hcl-report|no-ak-cert]...\n"
                    "                [--ak-handle HANDLE]\n"
                    "       cvm-vtpm make-eventlog FILE\n");
 }
@@ -955,14 +971,10 @@ static void usage(FILE *f)
 int main(int argc, char *argv[])
 {
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "tcti", required_argument, NULL, 't' },
-                { "dir", required_argument, NULL, 'd' },
-                { "eventlog", required_argument, NULL, 'e' },
-                { "variant", required_argument, NULL, 'v' },
-                { "ak-handle", required_argument, NULL, 'a' },
-                { "pki", required_argument, NULL, 'p' },
-                {},
+                {"help", no_argument, NULL, 'h'},          {"tcti", required_argument, NULL, 't'},
+                {"dir", required_argument, NULL, 'd'},     {"eventlog", required_argument, NULL, 'e'},
+                {"variant", required_argument, NULL, 'v'}, {"ak-handle", required_argument, NULL, 'a'},
+                {"pki", required_argument, NULL, 'p'},     {},
         };
         const char *cmd;
         int c;

@@ -38,10 +38,11 @@ static inline int eventlog_replay_file(const char *path, replay_extend_fn extend
                 return r;
         r = eventlog_replay(log, 0, &pcrs, err);
         if (r >= 0 && pcrs.startup_locality > 0)
-                r = cvm_error_set(err, -EOPNOTSUPP,
-                                  "the log starts PCR 0 at locality %d; swtpm's PCR 0 cannot be made to match "
-                                  "by extends",
-                                  pcrs.startup_locality);
+                r = cvm_error_set(
+                        err, -EOPNOTSUPP,
+                        "the log starts PCR 0 at locality %d; swtpm's PCR 0 cannot be made to match "
+                        "by extends",
+                        pcrs.startup_locality);
         for (size_t i = 0; r >= 0 && i < log->n_events; i++) {
                 const struct eventlog_event *ev = &log->events[i];
                 uint16_t algs[EVENTLOG_MAX_BANKS];

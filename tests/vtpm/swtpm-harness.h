@@ -113,7 +113,8 @@ static inline int swtpm_harness_start(struct swtpm_harness *s)
         memset(s, 0, sizeof(*s));
         if (!swtpm_harness_available())
                 return -ENOENT;
-        snprintf(s->dir, sizeof(s->dir), "%s/cvm-swtpm-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        snprintf(s->dir, sizeof(s->dir), "%s/cvm-swtpm-XXXXXX",
+                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
         if (!mkdtemp(s->dir)) {
                 s->dir[0] = '\0';
                 return -errno;
@@ -135,7 +136,7 @@ static inline int swtpm_harness_start(struct swtpm_harness *s)
                 }
                 /* swtpm writes its pid file once both sockets listen; it exits if a port is taken. */
                 for (int i = 0; i < 250; i++) {
-                        struct timespec ts = { .tv_nsec = 20 * 1000 * 1000 };
+                        struct timespec ts = {.tv_nsec = 20 * 1000 * 1000};
                         struct stat st;
 
                         if (stat(pidfile, &st) == 0 && st.st_size > 0) {
