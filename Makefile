@@ -43,7 +43,7 @@ BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DCVM_AGENT_VERSION='"$(VERSION)"' \
 	-DCVM_AGENT_DATADIR='"$(DATADIR)"' -DCVM_AGENT_SYSCONFDIR='"$(SYSCONFDIR)"' \
 	-Wall -Wextra -Wformat=2 -Wshadow -Werror -Werror=implicit-function-declaration \
 	-Wno-missing-field-initializers -Wstrict-prototypes -Wmissing-prototypes \
-	-fvisibility=hidden -MMD -MP -Iagent/lib -Iagent/cli -Iagent/adapters $(PKG_CFLAGS)
+	-fvisibility=hidden -MMD -MP -Iagent/lib -Iagent/cli $(PKG_CFLAGS)
 
 ifeq ($(SANITIZE),1)
 HARDEN_CFLAGS  := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -65,21 +65,20 @@ Q := @
 endif
 
 LIB_SRC   := $(sort $(wildcard agent/lib/*.c))
-CLI_SRC   := $(sort $(wildcard agent/cli/*.c))
 ADAPTER_SRC := $(sort $(wildcard agent/adapters/*.c))
 VTPM_SRC  := $(sort $(wildcard tests/vtpm/*.c))
+CLI_SRC   := $(sort $(wildcard agent/cli/*.c))
 TEST_SRC  := $(sort $(wildcard tests/unit/test-*.c))
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz-*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
-CLI_OBJ   := $(CLI_SRC:%.c=$(B)/%.o)
-# Adapters (tss2, ...) live in their own archive so that agent/lib and the fuzzers stay pure.
 ADAPTER_OBJ := $(ADAPTER_SRC:%.c=$(B)/%.o)
-LIBADAPTERS := $(B)/libcvm-adapters.a
-VTPM_BIN  := $(VTPM_SRC:tests/vtpm/%.c=$(B)/tests/vtpm/%)
+CLI_OBJ   := $(CLI_SRC:%.c=$(B)/%.o)
 TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 LIBCVM    := $(B)/libcvm.a
+LIBADAPTERS := $(B)/libcvm-adapters.a
+VTPM_BIN  := $(VTPM_SRC:tests/vtpm/%.c=$(B)/tests/vtpm/%)
 AGENT     := $(B)/cvm-agent
 
 .SECONDARY:
@@ -97,6 +96,15 @@ $(LIBCVM): $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# Adapters wrap one external library each (libcurl, tss2-esys, ...); they see their own headers.
+$(B)/agent/adapters/%.o: agent/adapters/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -Iagent/adapters -c -o $@ $<
+
+# Commands wire adapters (tpm.h, ...) to the library.
+$(CLI_OBJ): ALL_CFLAGS += -Iagent/adapters
+
 $(LIBADAPTERS): $(ADAPTER_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -106,16 +114,16 @@ $(AGENT): $(CLI_OBJ) $(LIBADAPTERS) $(LIBCVM)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBADAPTERS) $(LIBCVM) $(LIBS)
 
 # Unit tests: one cmocka binary per tests/unit/test-*.c, linked against the library.
-$(B)/tests/%: tests/unit/%.c $(LIBADAPTERS) $(LIBCVM) tests/unit/testlib.h
+$(B)/tests/%: tests/unit/%.c $(LIBADAPTERS) $(LIBCVM) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST-CC $<")
-	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(LIBADAPTERS) $(LIBCVM) $(LIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -Itests/unit -Iagent/adapters $(ALL_LDFLAGS) -o $@ $< $(LIBADAPTERS) $(LIBCVM) $(LIBS) -lcmocka
 
-# Test tools (the simulated Azure vTPM provisioner): one program per tests/vtpm/*.c.
-$(B)/tests/vtpm/%: tests/vtpm/%.c $(LIBADAPTERS) $(LIBCVM)
+# Test tools (the simulated Azure vTPM provisioner, the TPM benchmark): one program per tests/vtpm/*.c.
+$(B)/tests/vtpm/%: tests/vtpm/%.c $(LIBADAPTERS) $(LIBCVM) $(wildcard tests/vtpm/*.h)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TOOL-CC $<")
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/vtpm $(ALL_LDFLAGS) -o $@ $< $(LIBADAPTERS) $(LIBCVM) $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Iagent/adapters -Itests/vtpm $(ALL_LDFLAGS) -o $@ $< $(LIBADAPTERS) $(LIBCVM) $(LIBS)
 
 deps:
 	$(Q)./packaging/install-deps.sh
@@ -161,12 +169,12 @@ install: $(AGENT)
 	install -m 0644 agent/man/*.1 $(DESTDIR)$(MANDIR)/man1/
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(ADAPTER_SRC) $(wildcard agent/lib/*.h agent/cli/*.h agent/adapters/*.h)
+	clang-format -i $(LIB_SRC) $(ADAPTER_SRC) $(CLI_SRC) $(wildcard agent/lib/*.h agent/adapters/*.h agent/cli/*.h)
 
 format-check:
-	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(ADAPTER_SRC) $(wildcard agent/lib/*.h agent/cli/*.h agent/adapters/*.h)
+	clang-format --dry-run --Werror $(LIB_SRC) $(ADAPTER_SRC) $(CLI_SRC) $(wildcard agent/lib/*.h agent/adapters/*.h agent/cli/*.h)
 
 clean:
 	rm -rf build build-sanitize $(BUILDDIR) dist
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(ADAPTER_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(ADAPTER_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)

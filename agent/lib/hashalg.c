@@ -8,14 +8,14 @@
 #include "hashalg.h"
 
 static const struct hash_alg hash_algs[] = {
-        { TPM_ALG_SHA1, "sha1", 20, "SHA1" },
-        { TPM_ALG_SHA256, "sha256", 32, "SHA256" },
-        { TPM_ALG_SHA384, "sha384", 48, "SHA384" },
-        { TPM_ALG_SHA512, "sha512", 64, "SHA512" },
-        { TPM_ALG_SM3_256, "sm3_256", 32, "SM3" },
-        { TPM_ALG_SHA3_256, "sha3_256", 32, "SHA3-256" },
-        { TPM_ALG_SHA3_384, "sha3_384", 48, "SHA3-384" },
-        { TPM_ALG_SHA3_512, "sha3_512", 64, "SHA3-512" },
+        {TPM_ALG_SHA1, "sha1", 20, "SHA1"},
+        {TPM_ALG_SHA256, "sha256", 32, "SHA256"},
+        {TPM_ALG_SHA384, "sha384", 48, "SHA384"},
+        {TPM_ALG_SHA512, "sha512", 64, "SHA512"},
+        {TPM_ALG_SM3_256, "sm3_256", 32, "SM3"},
+        {TPM_ALG_SHA3_256, "sha3_256", 32, "SHA3-256"},
+        {TPM_ALG_SHA3_384, "sha3_384", 48, "SHA3-384"},
+        {TPM_ALG_SHA3_512, "sha3_512", 64, "SHA3-512"},
 };
 
 const struct hash_alg *hash_alg_by_tpm_id(uint16_t id)

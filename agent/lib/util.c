@@ -137,7 +137,8 @@ int read_file(const char *path, size_t max_size, uint8_t **ret, size_t *ret_size
                         break;
                 size += (size_t)n;
                 if (size > max_size) {
-                        r = cvm_error_set(err, -EFBIG, "input is larger than the limit of %zu bytes", max_size);
+                        r = cvm_error_set(err, -EFBIG, "input is larger than the limit of %zu bytes",
+                                          max_size);
                         goto out;
                 }
         }
@@ -207,7 +208,8 @@ int parse_rfc3339(const char *s, time_t *ret)
         else if (*s == '+' || *s == '-') {
                 sign = *s == '+' ? 1 : -1;
                 s++;
-                if (parse_digits(&s, 2, &off_h) < 0 || expect_char(&s, ':') < 0 || parse_digits(&s, 2, &off_m) < 0)
+                if (parse_digits(&s, 2, &off_h) < 0 || expect_char(&s, ':') < 0 ||
+                    parse_digits(&s, 2, &off_m) < 0)
                         return -EINVAL;
                 if (off_h > 23 || off_m > 59)
                         return -EINVAL;
