@@ -680,7 +680,7 @@ static EVP_PKEY *current_signer(void)
         _cleanup_free_ uint8_t *name = NULL;
         size_t n;
 
-        if (exists("signer") && read_bytes("signer", &name, &n) == 0 && strcmp((char *)name, "foreign") == 0)
+        if (access(path_in_dir("signer"), F_OK) == 0 && read_bytes("signer", &name, &n) == 0 && strcmp((char *)name, "foreign") == 0)
                 return load_key("foreign.key");
         return load_key("vcek.key");
 }
