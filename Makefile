@@ -157,7 +157,7 @@ fuzz: $(FUZZ_BIN)
 fuzz-run: fuzz
 	$(Q)CVM_VECTORS="$(VECTORS)" tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 
-bench: $(AGENT)
+bench: $(AGENT) $(VTPM_BIN)
 	$(Q)CVM_VECTORS="$(VECTORS)" CVM_AGENT="$(abspath $(AGENT))" tests/bench/run.sh
 
 demo: deps $(AGENT)

@@ -10,9 +10,12 @@
 set -u
 RUNS=${1:-20}
 : "${CVM_AGENT:=build/cvm-agent}"
-B=${CVM_BUILDDIR:-build}
+B=${CVM_BUILDDIR:-$(dirname "$CVM_AGENT")}
 . "$(dirname "$0")/../vtpm/swtpm.sh"
-swtpm_require
+if ! command -v swtpm >/dev/null 2>&1; then
+        echo "bench-tpm: SKIP: swtpm is not installed"
+        exit 0
+fi
 for tool in "$B/tests/vtpm/cvm-vtpm" "$B/tests/vtpm/cvm-tpm-bench" "$CVM_AGENT"; do
         [ -x "$tool" ] || { echo "bench-tpm: $tool is not built (make check-build)" >&2; exit 1; }
 done
@@ -54,4 +57,4 @@ run_many "evidence (quote + log + HCL + AK binding)" "$CVM_AGENT" evidence --jso
 run_many "evidence + SNP report/VCEK chain check" "$CVM_AGENT" evidence --json --eventlog "$TMP/log.bin" \
         --vcek "$B/tests/vtpm-pki/vcek.pem" --chain "$B/tests/vtpm-pki/chain.pem" \
         --test-ark "$B/tests/vtpm-pki/ark.pem"
-run_many "evidence, PCRs 0-16" "$CVM_AGENT" evidence --json --eventlog "$TMP/log.bin" --pcrs 0-16
+run_many "evidence, PCRs 0-15" "$CVM_AGENT" evidence --json --eventlog "$TMP/log.bin" --pcrs 0-15

@@ -43,7 +43,7 @@ static int cmp_double(const void *a, const void *b)
 static void report(const char *name, double *t, int n)
 {
         qsort(t, (size_t)n, sizeof(double), cmp_double);
-        printf("%-34s %5d %9.2f %9.2f %9.2f\n", name, n, t[n / 2], t[0], t[n - 1]);
+        printf("%-40s %5d %9.2f %9.2f %9.2f\n", name, n, t[n / 2], t[0], t[n - 1]);
 }
 
 static int die(const char *what, const struct cvm_error *err, int r)
@@ -123,7 +123,7 @@ int main(int argc, char *argv[])
         if (runs < 1 || runs > MAX_RUNS)
                 return 2;
 
-        printf("%-34s %5s %9s %9s %9s\n", "operation (ms)", "runs", "median", "min", "max");
+        printf("%-40s %5s %9s %9s %9s\n", "operation (ms)", "runs", "median", "min", "max");
         TIME("open+close (TCTI + ESAPI init)", runs, {
                 r = tpm_open(tcti, &t, &err);
                 if (r < 0)
