@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
@@ -280,11 +281,16 @@ int tpm_open(const char *tcti, struct tpm **ret, struct cvm_error *err)
 
         rc = Tss2_TctiLdr_Initialize(tcti, &t->tcti);
         if (rc != TSS2_RC_SUCCESS) {
+                const char *dev = strncmp(tcti, "device:", 7) == 0 ? tcti + 7 : NULL;
                 char what[300];
 
+                free(t);
+                /* The device TCTI only logs why open() failed; say it here, tss2 logging is off. */
+                if (dev && *dev && access(dev, R_OK | W_OK) < 0)
+                        return cvm_error_set(err, -errno, "cannot open TPM through TCTI '%s': %s: %s", tcti, dev,
+                                             strerror(errno));
                 snprintf(what, sizeof(what), "cannot open TPM through TCTI '%s'", tcti);
                 r = tpm_rc_error(rc, what, err);
-                free(t);
                 return r == -EIO ? -ECONNREFUSED : r;
         }
         rc = Esys_Initialize(&t->esys, t->tcti, NULL);

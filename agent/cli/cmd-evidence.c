@@ -851,20 +851,19 @@ static int run(const struct options *o, const uint8_t *log_data, size_t log_size
         struct tpm_attest a;
         struct tpm_signature sig;
         struct cvm_error err = {};
-        const char *tcti = cli_globals.tcti ? cli_globals.tcti : TPM_TCTI_DEFAULT;
         int r, rc;
 
         if (!failures)
                 return cli_fail(NULL, NULL, -ENOMEM);
 
-        r = tpm_open(tcti, &t, &err);
+        r = tpm_open(cli_globals.tcti, &t, &err);
         if (r >= 0)
                 r = gather(t, o, &g, &err);
         /* Release the TPM before the (CPU-only) checks. */
         tpm_close(TAKE_PTR(t));
         if (r < 0) {
                 gathered_done(&g);
-                fprintf(stderr, "cvm-agent: %s: %s\n", tcti, cvm_error_message(&err, r));
+                fprintf(stderr, "cvm-agent: TPM: %s\n", cvm_error_message(&err, r));
                 return r == -ENOMEM ? EXIT_INTERNAL : EXIT_TPM;
         }
 
