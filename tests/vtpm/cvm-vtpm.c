@@ -2,11 +2,14 @@
 /*
  * cvm-vtpm: turns a running swtpm into a simulated Azure SEV-SNP CVM vTPM (test tool).
  *
- *   cvm-vtpm [--tcti SPEC] pki --dir DIR
- *   cvm-vtpm [--tcti SPEC] provision --dir DIR [--eventlog FILE] [--variant NAME]... [--ak-handle H]
- *   cvm-vtpm [--tcti SPEC] refresh --dir DIR
+ *   cvm-vtpm pki --dir DIR [--pki PKI]
+ *   cvm-vtpm [--tcti SPEC] provision --dir DIR [--pki PKI] [--eventlog FILE] [--variant NAME]...
+ *            [--ak-handle H]
+ *   cvm-vtpm [--tcti SPEC] refresh --dir DIR [--pki PKI]
+ *   cvm-vtpm make-eventlog FILE
  *
- * pki: creates (once; reused when present) a test AMD-style hierarchy in DIR: ARK and ASK
+ * pki: creates (once; reused when present, under a lock) a test AMD-style hierarchy in PKI
+ *   (default DIR): ARK and ASK
  *   (RSA-4096, RSA-PSS/SHA-384 signatures, self-signed ARK), a VCEK (EC P-384) carrying the AMD
  *   extensions 1.3.6.1.4.1.3704.1.x (struct version, product name, bl/tee/snp/ucode SPL, hwID),
  *   a test "virtual TPM CA", a foreign P-384 signer and a foreign RSA key for negative variants.
@@ -21,9 +24,11 @@
  * refresh: emulates the paravisor: reads NV 0x01400002 and re-issues the HCL report with that
  *   user-data (re-signed by whichever key signed the current one, per DIR/signer).
  *
- * Files written to DIR: ark.pem ask.pem chain.pem (ASK then ARK, like KDS cert_chain) vcek.pem
- * vcek.der vtpm-ca.pem ak-cert.der ak.pub (TPM2B_PUBLIC) hcl-report.bin runtime.json snp-report.bin
- * and the private keys *.key (test keys only). swtpm caps an NV index at 2048 bytes, so the runtime
+ * make-eventlog: a small synthetic crypto-agile TCG log (no real-data corpus needed).
+ *
+ * Files in PKI: ark.pem ask.pem chain.pem (ASK then ARK, like KDS cert_chain) vcek.pem vcek.der
+ * vtpm-ca.pem and the private keys *.key (test keys only). Files written to DIR: ak-cert.der ak.pub
+ * (TPM2B_PUBLIC) hcl-report.bin runtime.json snp-report.bin signer. swtpm caps an NV index at 2048 bytes, so the runtime
  * JSON carries HCLAkPub but no HCLEkPub (an RSA EK JWK would not fit next to the RSA AK JWK).
  */
 #include <errno.h>
