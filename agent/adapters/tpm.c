@@ -287,8 +287,8 @@ int tpm_open(const char *tcti, struct tpm **ret, struct cvm_error *err)
                 free(t);
                 /* The device TCTI only logs why open() failed; say it here, tss2 logging is off. */
                 if (dev && *dev && access(dev, R_OK | W_OK) < 0)
-                        return cvm_error_set(err, -errno, "cannot open TPM through TCTI '%s': %s: %s", tcti, dev,
-                                             strerror(errno));
+                        return cvm_error_set(err, -errno, "cannot open TPM through TCTI '%s': %s: %s", tcti,
+                                             dev, strerror(errno));
                 snprintf(what, sizeof(what), "cannot open TPM through TCTI '%s'", tcti);
                 r = tpm_rc_error(rc, what, err);
                 return r == -EIO ? -ECONNREFUSED : r;
