@@ -163,7 +163,7 @@ int tpm_nv_read(struct tpm *t, uint32_t index, struct tpm_blob *ret, struct cvm_
 
 /**
  * tpm_nv_write() - write @data at offset 0 of NV index @index, first defining it as an ordinary
- * index (owner auth, nameAlg SHA-256, OWNERWRITE|OWNERREAD|AUTHREAD|AUTHWRITE|NO_DA, size = @size)
+ * index (owner auth, nameAlg SHA-256, OWNERWRITE|OWNERREAD|AUTHREAD|NO_DA, size = @size)
  * when it does not exist, or re-defining it when it exists with a different size.
  * Writes in chunks of TPM_PT_NV_BUFFER_MAX.
  * Return: 0; -EPERM when the index is write-locked; -ENOSPC when the TPM has no NV space left.
@@ -195,8 +195,9 @@ int tpm_hcl_report_refresh(struct tpm *t, const uint8_t *user_data, size_t user_
 
 /**
  * tpm_ek_create() - the RSA-2048 endorsement key of the TCG EK profile (template L-1) as a
- * transient primary object: the persistent EK at 0x81010001 is used if it is an RSA key,
- * otherwise TPM2_CreatePrimary under the endorsement hierarchy (empty auth) is called.
+ * transient primary object, by TPM2_CreatePrimary under the endorsement hierarchy (empty auth).
+ * A primary key is derived from the hierarchy seed, so this is the same key as a persisted EK
+ * made from the same template (e.g. MSCLI's at 0x81010001).
  * @ret_object: the loaded EK (flushed by tpm_flush() or tpm_close()); may be NULL.
  * @ret_public: marshaled TPM2B_PUBLIC; may be NULL.
  * Return: 0 or negative errno.
