@@ -160,8 +160,9 @@ fuzz-run: fuzz
 bench: $(AGENT) $(VTPM_BIN)
 	$(Q)CVM_VECTORS="$(VECTORS)" CVM_AGENT="$(abspath $(AGENT))" tests/bench/run.sh
 
-demo: deps $(AGENT)
-	$(Q)CVM_VECTORS="$(VECTORS)" CVM_AGENT="$(abspath $(AGENT))" tests/demo.sh
+demo: deps
+	$(Q)$(MAKE) --no-print-directory $(AGENT) $(VTPM_BIN)
+	$(Q)CVM_VECTORS="$(VECTORS)" CVM_AGENT="$(abspath $(AGENT))" CVM_BUILDDIR="$(abspath $(B))" tests/demo.sh
 
 install: $(AGENT)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1

@@ -752,12 +752,14 @@ static void log_u16(struct logbuf *l, uint16_t v)
         log_put(l, b, 2);
 }
 
-static void log_event2(struct logbuf *l, uint32_t pcr, uint32_t type, const void *data, size_t n)
+/* A TCG_PCR_EVENT2 whose digests cover @hashed (which may differ from the logged @data, as grub's do). */
+static void log_event2_hashed(struct logbuf *l, uint32_t pcr, uint32_t type, const void *data, size_t n,
+                              const void *hashed, size_t hashed_n)
 {
         uint8_t d1[20], d256[32];
 
-        EVP_Digest(data, n, d1, NULL, EVP_sha1(), NULL);
-        EVP_Digest(data, n, d256, NULL, EVP_sha256(), NULL);
+        EVP_Digest(hashed, hashed_n, d1, NULL, EVP_sha1(), NULL);
+        EVP_Digest(hashed, hashed_n, d256, NULL, EVP_sha256(), NULL);
         log_u32(l, pcr);
         log_u32(l, type);
         log_u32(l, 2);
@@ -769,11 +771,18 @@ static void log_event2(struct logbuf *l, uint32_t pcr, uint32_t type, const void
         log_put(l, data, n);
 }
 
+static void log_event2(struct logbuf *l, uint32_t pcr, uint32_t type, const void *data, size_t n)
+{
+        log_event2_hashed(l, pcr, type, data, n, data, n);
+}
+
 static int cmd_make_eventlog(const char *path)
 {
         static const uint8_t crtm[] = {'c', 0, 'v', 0, 'm', 0, '-', 0, 'v', 0, 't', 0, 'p', 0, 'm', 0, 0, 0};
         static const char action[] = "Calling EFI Application from Boot Option";
         static const char cmdline[] = "grub_cmd: linux /vmlinuz root=/dev/vda1 ro";
+        static const char ebs_invocation[] = "Exit Boot Services Invocation";
+        static const char ebs_returned[] = "Exit Boot Services Returned with Success";
         static const uint8_t sep[4] = {0, 0, 0, 0};
         uint8_t spec[16 + 4 + 4 + 4 + 2 * 4 + 1] = "Spec ID Event03";
         uint8_t *p = spec + 16;
@@ -806,7 +815,10 @@ static int cmd_make_eventlog(const char *path)
         log_event2(&l, 4, 0x80000007, action, sizeof(action) - 1); /* EV_EFI_ACTION */
         for (uint32_t pcr = 0; pcr < 8; pcr++)
                 log_event2(&l, pcr, 0x00000004, sep, sizeof(sep));   /* EV_SEPARATOR */
-        log_event2(&l, 8, 0x0000000d, cmdline, sizeof(cmdline) - 1); /* EV_IPL */
+        /* EV_IPL as grub logs it: the digest covers the command without its "grub_cmd: " prefix. */
+        log_event2_hashed(&l, 8, 0x0000000d, cmdline, sizeof(cmdline) - 1, cmdline + 10, sizeof(cmdline) - 11);
+        log_event2(&l, 5, 0x80000007, ebs_invocation, sizeof(ebs_invocation) - 1);
+        log_event2(&l, 5, 0x80000007, ebs_returned, sizeof(ebs_returned) - 1);
         if (l.size > sizeof(l.data))
                 return fail("synthetic event log overflows its buffer");
         return write_to(path, l.data, l.size);
