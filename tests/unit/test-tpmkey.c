@@ -359,7 +359,8 @@ static void test_jwk_errors(void **state)
         } cases[] = {
                 {"{\"kty\":\"RSA\",\"e\":\"AQAB\"}", -EBADMSG, "\"n\""},
                 {"{\"kty\":\"RSA\",\"n\":\"!!!!\",\"e\":\"AQAB\"}", -EBADMSG, "base64url"},
-                {"{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}", -EOPNOTSUPP, "bits"},
+                /* jwk_to_pkey() judges a modulus under 512 bits malformed, before the AK size policy. */
+                {"{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}", -EBADMSG, "bits"},
                 {"{\"kty\":\"oct\",\"k\":\"AQAB\"}", -EOPNOTSUPP, "oct"},
                 {"{\"n\":\"AQAB\"}", -EBADMSG, "kty"},
                 {"{\"kty\":\"EC\",\"crv\":\"P-192\",\"x\":\"AQAB\",\"y\":\"AQAB\"}", -EOPNOTSUPP, "P-192"},
