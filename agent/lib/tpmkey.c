@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "canonjson.h"
 #include "cleanup.h"
 #include "hashalg.h"
 #include "jwk.h"
@@ -25,11 +26,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM_BLD *, OSSL_PARAM_BLD_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM *, OSSL_PARAM_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_DECODER_CTX *, OSSL_DECODER_CTX_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free)
 
-#define RSA_MIN_BITS   1024
-#define RSA_MAX_BITS   (TPMKEY_MAX_RSA_BYTES * 8)
-#define JSON_MAX_DEPTH 16
+#define RSA_MIN_BITS 1024
+#define RSA_MAX_BITS (TPMKEY_MAX_RSA_BYTES * 8)
 
 /* Azure convention: in the HCL runtime data, the JWK with this kid is the vTPM AK. */
 #define HCL_AK_KID "HCLAkPub"
@@ -518,26 +517,10 @@ static int jwk_document(json_object *doc, EVP_PKEY **ret, struct tpmkey_info *in
 
 static int parse_json(const uint8_t *buf, size_t len, json_object **ret, struct cvm_error *err)
 {
-        _cleanup_(json_tokener_freep) json_tokener *tok = NULL;
-        _cleanup_(json_object_putp) json_object *obj = NULL;
-        size_t end;
-
-        if (len > INT32_MAX)
-                return cvm_error_set(err, -EBADMSG, "JSON key: input too large");
-        tok = json_tokener_new_ex(JSON_MAX_DEPTH);
-        if (!tok)
-                return cvm_error_set(err, -ENOMEM, "out of memory");
-        obj = json_tokener_parse_ex(tok, (const char *)buf, (int)len);
-        if (!obj || json_tokener_get_error(tok) != json_tokener_success)
-                return cvm_error_set(err, -EBADMSG, "JSON key: parse error at offset %zu: %s",
-                                     json_tokener_get_parse_end(tok),
-                                     json_tokener_error_desc(json_tokener_get_error(tok)));
         /* Blank space and the zero padding of an HCL runtime-data area may follow. */
-        for (end = json_tokener_get_parse_end(tok); end < len; end++)
-                if (!isspace(buf[end]) && buf[end] != '\0')
-                        return cvm_error_set(err, -EBADMSG, "JSON key: trailing data at offset %zu", end);
-        *ret = TAKE_PTR(obj);
-        return 0;
+        while (len > 0 && (buf[len - 1] == '\0' || isspace(buf[len - 1])))
+                len--;
+        return canonjson_parse((const char *)buf, len, "JSON key", ret, err);
 }
 
 int tpmkey_to_jwk(EVP_PKEY *pkey, json_object **ret, struct cvm_error *err)
