@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,29 +79,6 @@ const char *efi_guid_name(const uint8_t guid[static EFI_GUID_SIZE])
                 if (memcmp(known_guids[i].guid, guid, EFI_GUID_SIZE) == 0)
                         return known_guids[i].name;
         return NULL;
-}
-
-/* open_memstream() for single-threaded formatting: per-character stdio locking is the main cost. */
-static FILE *memstream_open(char **buf, size_t *len)
-{
-        FILE *f = open_memstream(buf, len);
-
-        if (f)
-                __fsetlocking(f, FSETLOCKING_BYCALLER);
-        return f;
-}
-
-/* Finishes an open_memstream() buffer: NULL on any write or allocation failure. */
-static char *memstream_finish(FILE *f, char **buf)
-{
-        bool failed = ferror(f);
-
-        if (fclose(f) != 0 || failed) {
-                free(*buf);
-                *buf = NULL;
-                return NULL;
-        }
-        return TAKE_PTR(*buf);
 }
 
 static void put_utf8(FILE *f, uint32_t cp)

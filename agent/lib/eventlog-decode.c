@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,28 +13,6 @@
 #include "util.h"
 
 /* --- small helpers -------------------------------------------------------------------------- */
-
-/* open_memstream() for single-threaded formatting: per-character stdio locking is the main cost. */
-static FILE *memstream_open(char **buf, size_t *len)
-{
-        FILE *f = open_memstream(buf, len);
-
-        if (f)
-                __fsetlocking(f, FSETLOCKING_BYCALLER);
-        return f;
-}
-
-static char *memstream_finish(FILE *f, char **buf)
-{
-        bool failed = ferror(f);
-
-        if (fclose(f) != 0 || failed) {
-                free(*buf);
-                *buf = NULL;
-                return NULL;
-        }
-        return TAKE_PTR(*buf);
-}
 
 /* Writes @s with control characters escaped, so one event stays on one terminal line. */
 static void put_escaped(FILE *f, const char *s)

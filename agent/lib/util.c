@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -260,4 +261,25 @@ bool is_all_ff(const void *p, size_t n)
                 if (b[i] != 0xff)
                         return false;
         return true;
+}
+
+FILE *memstream_open(char **buf, size_t *len)
+{
+        FILE *f = open_memstream(buf, len);
+
+        if (f)
+                __fsetlocking(f, FSETLOCKING_BYCALLER);
+        return f;
+}
+
+char *memstream_finish(FILE *f, char **buf)
+{
+        bool failed = ferror(f);
+
+        if (fclose(f) != 0 || failed) {
+                free(*buf);
+                *buf = NULL;
+                return NULL;
+        }
+        return TAKE_PTR(*buf);
 }
