@@ -328,21 +328,41 @@ struct pcr_ctx {
         struct policy_result *res;
 };
 
-/* The best rule to explain event @e against: a candidate of the same type, else any candidate. */
-static const struct rule *explain_rule(const struct pcr_ctx *c, const struct states *s,
-                                       const struct eventlog_event *e)
+/* Whether @rule's label ("event N: DESCRIPTION", as generated) describes @description: then a
+   mismatch is most likely the same component with another digest. */
+static bool label_describes(const struct rule *rule, const char *description)
 {
-        const struct rule *any = NULL;
+        const char *l = rule->label, *colon;
+        size_t n;
+
+        if (!l || strncmp(l, "event ", 6) != 0 || !(colon = strstr(l, ": ")))
+                return false;
+        l = colon + 2;
+        n = strlen(l);
+        if (n >= 3 && strcmp(l + n - 3, "...") == 0)
+                return strncmp(l, description, n - 3) == 0;
+        return strcmp(l, description) == 0;
+}
+
+/* The best rule to explain event @e against: a candidate of the same type whose label names the
+   same component, else the most advanced candidate of the same type, else any candidate. */
+static const struct rule *explain_rule(const struct pcr_ctx *c, const struct states *s,
+                                       const struct eventlog_event *e, const char *description)
+{
+        const struct rule *any = NULL, *same = NULL;
 
         for (size_t i = 0; i < c->pcr->n_rules; i++) {
                 if (!(s->a[i] || s->b[i]))
                         continue;
-                if (c->pcr->rules[i].type == e->type)
-                        return &c->pcr->rules[i];
+                if (c->pcr->rules[i].type == e->type) {
+                        if (description && label_describes(&c->pcr->rules[i], description))
+                                return &c->pcr->rules[i];
+                        same = &c->pcr->rules[i];
+                }
                 if (!any)
                         any = &c->pcr->rules[i];
         }
-        return any;
+        return same ? same : any;
 }
 
 /* Where else in this PCR's rules @e's digest is allowed (to say "out of order"). */
@@ -482,11 +502,62 @@ static int report_missing(const struct pcr_ctx *c, const struct states *s, int64
                             missing == 1 ? "" : "s");
 }
 
+/* Advance every state past one rule without consuming an event (a measurement the log lacks). */
+static void skip_one(const struct pcr_policy *pcr, const struct states *in, struct states *out)
+{
+        size_t m = pcr->n_rules;
+
+        memset(out->a, 0, m + 1);
+        memset(out->b, 0, m + 1);
+        for (size_t i = 0; i < m; i++)
+                if (in->a[i] || in->b[i])
+                        out->a[i + 1] = true;
+        closure(pcr, out);
+}
+
+#define MAX_SKIPPED_RULES 16
+
+static int report_skipped(const struct pcr_ctx *c, const struct states *s, size_t skipped, size_t idx)
+{
+        const struct eventlog_event *e = &c->log->events[idx];
+        _cleanup_(json_object_putp) json_object *d = json_object_new_object();
+        _cleanup_free_ char *full = NULL, *desc = NULL;
+        const struct rule *first = NULL;
+        bool oom = false;
+        char tb[16];
+        int r;
+
+        for (size_t i = 0; i < c->pcr->n_rules && !first; i++)
+                if ((s->a[i] || s->b[i]) && !c->pcr->rules[i].optional && !s->b[i])
+                        first = &c->pcr->rules[i];
+        if (!first)
+                return 0;
+        r = short_description(c->log, idx, &full, &desc);
+        if (r < 0)
+                return r;
+        jadd(d, "pcr", json_object_new_int(c->index), &oom);
+        jadd(d, "bank", json_object_new_string(c->bank->alg->name), &oom);
+        jadd(d, "rule", json_object_new_string(first->path), &oom);
+        if (first->label)
+                jadd(d, "rule_label", json_object_new_string(first->label), &oom);
+        jadd(d, "missing_rules", json_object_new_int64((int64_t)skipped), &oom);
+        jadd(d, "allowed", hexlist_json(&first->digests), &oom);
+        jadd(d, "before_event", event_json(c->log, idx, full, &oom), &oom);
+        if (oom)
+                return -ENOMEM;
+        return add_mismatch(c->res, POLICY_AREA_EVENTLOG, first->path, TAKE_PTR(d),
+                            "PCR %u (%s): expected %s%s%s%s before event %" PRIu32 " \"%s\", but the log lacks it "
+                            "(%zu required measurement%s missing)",
+                            c->index, c->bank->alg->name, type_name(first->type, tb), first->label ? " (" : "",
+                            first->label ? first->label : "", first->label ? ")" : "", e->number, desc, skipped,
+                            skipped == 1 ? "" : "s");
+}
+
 static int appraise_sequence(struct pcr_ctx *c, const size_t *events, size_t n)
 {
         size_t m = c->pcr->n_rules;
-        _cleanup_free_ bool *buf = calloc(4 * (m + 1), sizeof(bool));
-        struct states cur, nxt, alt;
+        _cleanup_free_ bool *buf = calloc(8 * (m + 1), sizeof(bool));
+        struct states cur, nxt, alt, t1, t2;
         int64_t last = -1;
         int r;
 
@@ -494,6 +565,8 @@ static int appraise_sequence(struct pcr_ctx *c, const size_t *events, size_t n)
                 return -ENOMEM;
         cur = (struct states){buf, buf + (m + 1)};
         nxt = (struct states){buf + 2 * (m + 1), buf + 3 * (m + 1)};
+        t1 = (struct states){buf + 4 * (m + 1), buf + 5 * (m + 1)};
+        t2 = (struct states){buf + 6 * (m + 1), buf + 7 * (m + 1)};
         cur.a[0] = true;
         closure(c->pcr, &cur);
 
@@ -501,17 +574,42 @@ static int appraise_sequence(struct pcr_ctx *c, const size_t *events, size_t n)
                 const struct eventlog_event *e = &c->log->events[events[k]];
 
                 if (!step(c->pcr, &cur, &nxt, e, c->log_bank, false)) {
-                        const struct rule *want = explain_rule(c, &cur, e);
+                        _cleanup_free_ char *full = NULL, *desc = NULL;
+                        const struct rule *want;
+                        bool resolved = false;
 
-                        r = report_event(c, events[k], want, want ? rule_elsewhere(c, e) : NULL);
+                        r = short_description(c->log, events[k], &full, &desc);
                         if (r < 0)
                                 return r;
-                        /* Resynchronise: treat the event either as a substitute for a rule of its
-                           type or as an insertion, so one changed component is one mismatch. */
-                        step(c->pcr, &cur, &nxt, e, c->log_bank, true);
-                        for (size_t i = 0; i <= m; i++) {
-                                nxt.a[i] = nxt.a[i] || cur.a[i];
-                                nxt.b[i] = nxt.b[i] || cur.b[i];
+                        want = explain_rule(c, &cur, e, full);
+                        if (!want || !label_describes(want, full)) {
+                                /* Measurements missing before this event? */
+                                memcpy(t1.a, cur.a, m + 1);
+                                memcpy(t1.b, cur.b, m + 1);
+                                for (size_t skipped = 1; skipped <= MAX_SKIPPED_RULES && !resolved; skipped++) {
+                                        skip_one(c->pcr, &t1, &t2);
+                                        alt = t1;
+                                        t1 = t2;
+                                        t2 = alt;
+                                        if (step(c->pcr, &t1, &nxt, e, c->log_bank, false)) {
+                                                r = report_skipped(c, &cur, skipped, events[k]);
+                                                if (r < 0)
+                                                        return r;
+                                                resolved = true;
+                                        }
+                                }
+                        }
+                        if (!resolved) {
+                                r = report_event(c, events[k], want, want ? rule_elsewhere(c, e) : NULL);
+                                if (r < 0)
+                                        return r;
+                                /* Resynchronise: the event either replaces a rule of its type or is
+                                   an insertion, so one changed component is one mismatch. */
+                                step(c->pcr, &cur, &nxt, e, c->log_bank, true);
+                                for (size_t i = 0; i <= m; i++) {
+                                        nxt.a[i] = nxt.a[i] || cur.a[i];
+                                        nxt.b[i] = nxt.b[i] || cur.b[i];
+                                }
                         }
                 }
                 alt = cur;
@@ -532,13 +630,19 @@ static int appraise_any_order(struct pcr_ctx *c, const size_t *events, size_t n)
                 bool ok = false;
                 int r;
 
-                for (size_t i = 0; i < c->pcr->n_rules && !ok; i++) {
+                _cleanup_free_ char *full = NULL, *desc = NULL;
+
+                for (size_t i = 0; i < c->pcr->n_rules && !ok; i++)
                         ok = rule_matches(&c->pcr->rules[i], e, c->log_bank, false);
-                        if (!same_type && c->pcr->rules[i].type == e->type)
-                                same_type = &c->pcr->rules[i];
-                }
                 if (ok)
                         continue;
+                r = short_description(c->log, events[k], &full, &desc);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < c->pcr->n_rules; i++)
+                        if (c->pcr->rules[i].type == e->type &&
+                            (!same_type || label_describes(&c->pcr->rules[i], full)))
+                                same_type = &c->pcr->rules[i];
                 r = report_event(c, events[k], same_type, NULL);
                 if (r < 0)
                         return r;
