@@ -23,6 +23,9 @@ static const struct command commands[] = {
         { "quote", cmd_quote,
           "quote [--json] --ak F [--pcrs F] [--nonce HEX] QUOTE SIG\n"
           "                                        verify a TPM2 quote" },
+        { "token", cmd_token,
+          "token [--json] [--jwks F | --trust PEM] [--issuer URL] [--at TIME] FILE\n"
+          "                                        verify a JWT/JWS offline (MAA token, Key Vault release)" },
         { "policy", cmd_policy,
           "policy generate|check|add-boot-entry [OPTIONS]\n"
           "                                        reference policy from a boot / explain a mismatch" },
