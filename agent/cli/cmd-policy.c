@@ -27,7 +27,8 @@
 
 static void help(void)
 {
-        printf("Usage: cvm-agent policy generate [--eventlog FILE] [--report FILE | --no-report] [--ima FILE]\n"
+        printf("Usage: cvm-agent policy generate [--eventlog FILE] [--report FILE | --no-report] [--ima "
+               "FILE]\n"
                "                                [--bank NAME]... [--pcrs LIST] [--pcr-values] [-o FILE]\n"
                "       cvm-agent policy check --policy FILE [--eventlog FILE] [--report FILE] [--ima FILE]\n"
                "                                [--mode enforce|warn] [--json]\n"
@@ -49,7 +50,8 @@ static void help(void)
                "                      when the policy has an \"ima\" part\n"
                "  --no-eventlog       generate/check: no event log\n"
                "  --bank NAME         generate: bank of the event rules (repeatable; default sha256)\n"
-               "  --pcrs LIST         generate: PCRs to cover, e.g. 0-9,14 (default: every PCR the log extends)\n"
+               "  --pcrs LIST         generate: PCRs to cover, e.g. 0-9,14 (default: every PCR the log "
+               "extends)\n"
                "  --pcr-values        generate: also pin the replayed PCR values\n"
                "  --mode MODE         check: enforce (default) or warn (report, exit 0)\n"
                "  --kernel FILE       add-boot-entry: the new kernel image (PE, as loaded by shim/grub)\n"
@@ -171,7 +173,8 @@ static int write_output(const char *path, const char *text)
                 return EXIT_INTERNAL;
         fd = mkstemp(tmp);
         if (fd < 0) {
-                fprintf(stderr, "cvm-agent: %s: cannot create a temporary file: %s\n", path, strerror(errno));
+                fprintf(stderr, "cvm-agent: %s: cannot create a temporary file: %s\n", path,
+                        strerror(errno));
                 return EXIT_IO;
         }
         while (off < len) {
@@ -316,7 +319,8 @@ struct args {
 
 static const char *const allowed_options[][12] = {
         /* verb, then the long options it accepts */
-        {"generate", "eventlog", "report", "no-report", "no-eventlog", "ima", "bank", "pcrs", "pcr-values", "output"},
+        {"generate", "eventlog", "report", "no-report", "no-eventlog", "ima", "bank", "pcrs", "pcr-values",
+         "output"},
         {"check", "policy", "eventlog", "report", "no-eventlog", "ima", "mode", "json"},
         {"add-boot-entry", "policy", "kernel", "uki", "kernel-path", "initrd", "cmdline", "output"},
 };
@@ -383,7 +387,8 @@ static int parse_args(int argc, char *argv[], struct args *a)
                 }
                 case OPT_PCRS:
                         if (parse_pcr_list(optarg, &a->gen.pcr_mask) < 0)
-                                return cli_usage_error("policy", "invalid PCR list '%s' (e.g. 0-9,14)", optarg);
+                                return cli_usage_error("policy", "invalid PCR list '%s' (e.g. 0-9,14)",
+                                                       optarg);
                         break;
                 case OPT_PCR_VALUES:
                         a->gen.pcr_values = true;
@@ -405,7 +410,8 @@ static int parse_args(int argc, char *argv[], struct args *a)
                         break;
                 case OPT_INITRD:
                         if (a->n_initrd >= POLICY_BOOT_MAX_FILES)
-                                return cli_usage_error("policy", "at most %d --initrd options", POLICY_BOOT_MAX_FILES);
+                                return cli_usage_error("policy", "at most %d --initrd options",
+                                                       POLICY_BOOT_MAX_FILES);
                         a->initrd[a->n_initrd++] = optarg;
                         break;
                 case OPT_CMDLINE:
@@ -439,10 +445,11 @@ static int do_generate(struct args *a)
         if (ev->report_path && ev->no_report)
                 return cli_usage_error("policy", "--report and --no-report exclude each other");
         if (!ev->report_path && !ev->no_report)
-                return cli_usage_error("policy",
-                                       "reading this boot's HCL report from the vTPM (NV 0x01400001) needs the TPM "
-                                       "adapter, which this build does not have yet: pass --report FILE (e.g. from "
-                                       "tpm2_nvread 0x01400001), or --no-report for a policy without SNP constraints");
+                return cli_usage_error(
+                        "policy",
+                        "reading this boot's HCL report from the vTPM (NV 0x01400001) needs the TPM "
+                        "adapter, which this build does not have yet: pass --report FILE (e.g. from "
+                        "tpm2_nvread 0x01400001), or --no-report for a policy without SNP constraints");
         if (ev->no_eventlog && !ev->report_path && !ev->ima_path)
                 return cli_usage_error("policy", "nothing to generate from");
         r = load_evidence(ev, false);
@@ -508,9 +515,9 @@ static int do_check(struct args *a)
         if (!policy_has_eventlog(pol) && !ev->eventlog_path)
                 ev->no_eventlog = true;
         if (policy_has_snp(pol) && !ev->report_path)
-                return cli_usage_error("policy",
-                                       "the policy constrains the SNP report: pass --report FILE (reading NV "
-                                       "0x01400001 from the vTPM needs the TPM adapter, not in this build yet)");
+                return cli_usage_error(
+                        "policy", "the policy constrains the SNP report: pass --report FILE (reading NV "
+                                  "0x01400001 from the vTPM needs the TPM adapter, not in this build yet)");
         r = load_evidence(ev, policy_has_ima(pol));
         if (r != EXIT_OK)
                 return r;
@@ -526,9 +533,12 @@ static int do_check(struct args *a)
                         return cli_fail(NULL, NULL, r);
                 v = json_object_new_string(a->policy);
                 json_object_object_add(out, "policy", v);
-                json_object_object_add(out, "eventlog", ev->log ? json_object_new_string(ev->eventlog_path) : NULL);
-                json_object_object_add(out, "report", ev->have_snp ? json_object_new_string(ev->report_path) : NULL);
-                json_object_object_add(out, "ima", ev->ima_buf ? json_object_new_string(ev->ima_path) : NULL);
+                json_object_object_add(out, "eventlog",
+                                       ev->log ? json_object_new_string(ev->eventlog_path) : NULL);
+                json_object_object_add(out, "report",
+                                       ev->have_snp ? json_object_new_string(ev->report_path) : NULL);
+                json_object_object_add(out, "ima",
+                                       ev->ima_buf ? json_object_new_string(ev->ima_path) : NULL);
                 json_object_object_add(out, "mode", json_object_new_string(policy_mode_to_string(a->mode)));
                 r = cli_print_json(out);
                 if (r != EXIT_OK)
@@ -602,8 +612,10 @@ static int do_add_boot_entry(struct args *a)
         for (size_t i = 0; i < json_object_array_length(added); i++) {
                 json_object *x = json_object_array_get_idx(added, i), *c, *w;
 
-                if (json_object_object_get_ex(x, "constraint", &c) && json_object_object_get_ex(x, "what", &w))
-                        fprintf(stderr, "added to %s: %s\n", json_object_get_string(c), json_object_get_string(w));
+                if (json_object_object_get_ex(x, "constraint", &c) &&
+                    json_object_object_get_ex(x, "what", &w))
+                        fprintf(stderr, "added to %s: %s\n", json_object_get_string(c),
+                                json_object_get_string(w));
         }
         r = write_output(a->output, policy_text(doc));
 out:
@@ -624,8 +636,10 @@ int cmd_policy(int argc, char *argv[])
         if (argc < 2)
                 return cli_usage_error("policy", "missing verb: generate, check or add-boot-entry");
         a.verb = argv[1];
-        if (strcmp(a.verb, "generate") != 0 && strcmp(a.verb, "check") != 0 && strcmp(a.verb, "add-boot-entry") != 0)
-                return cli_usage_error("policy", "unknown verb '%s' (generate, check, add-boot-entry)", a.verb);
+        if (strcmp(a.verb, "generate") != 0 && strcmp(a.verb, "check") != 0 &&
+            strcmp(a.verb, "add-boot-entry") != 0)
+                return cli_usage_error("policy", "unknown verb '%s' (generate, check, add-boot-entry)",
+                                       a.verb);
         r = parse_args(argc - 1, argv + 1, &a);
         if (r < 0)
                 return EXIT_OK; /* --help */

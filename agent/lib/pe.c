@@ -9,13 +9,13 @@
 #include "pe.h"
 #include "util.h"
 
-#define DOS_LFANEW_OFFSET    0x3c
-#define COFF_HEADER_SIZE     20
-#define OPT_MAGIC_PE32       0x10b
-#define OPT_MAGIC_PE32PLUS   0x20b
-#define OPT_CHECKSUM_OFFSET  64 /* same in PE32 and PE32+ */
-#define SECTION_HEADER_SIZE  40
-#define DIRECTORY_SECURITY   4
+#define DOS_LFANEW_OFFSET   0x3c
+#define COFF_HEADER_SIZE    20
+#define OPT_MAGIC_PE32      0x10b
+#define OPT_MAGIC_PE32PLUS  0x20b
+#define OPT_CHECKSUM_OFFSET 64 /* same in PE32 and PE32+ */
+#define SECTION_HEADER_SIZE 40
+#define DIRECTORY_SECURITY  4
 
 int pe_parse(const uint8_t *data, size_t size, struct pe_image *ret, struct cvm_error *err)
 {
@@ -28,8 +28,9 @@ int pe_parse(const uint8_t *data, size_t size, struct pe_image *ret, struct cvm_
                 return cvm_error_set(err, -EBADMSG, "offset 0x0: not a PE image (no MZ header)");
         lfanew = le32(data + DOS_LFANEW_OFFSET);
         if (lfanew > size || size - lfanew < 4 + COFF_HEADER_SIZE)
-                return cvm_error_set(err, -EBADMSG, "offset 0x3c: PE header offset 0x%x outside the %zu-byte file",
-                                     lfanew, size);
+                return cvm_error_set(err, -EBADMSG,
+                                     "offset 0x3c: PE header offset 0x%x outside the %zu-byte file", lfanew,
+                                     size);
         if (memcmp(data + lfanew, "PE\0\0", 4) != 0)
                 return cvm_error_set(err, -EBADMSG, "offset 0x%x: no PE signature", lfanew);
         pe.machine = le16(data + lfanew + 4);
@@ -40,15 +41,17 @@ int pe_parse(const uint8_t *data, size_t size, struct pe_image *ret, struct cvm_
                 return cvm_error_set(err, -EBADMSG, "offset 0x%zx: %u sections, more than %d", opt - 14,
                                      n_sections, PE_MAX_SECTIONS);
         if (opt_size < 2 || size - opt < opt_size)
-                return cvm_error_set(err, -EBADMSG, "offset 0x%zx: optional header of %u bytes outside the file",
-                                     opt, opt_size);
+                return cvm_error_set(err, -EBADMSG,
+                                     "offset 0x%zx: optional header of %u bytes outside the file", opt,
+                                     opt_size);
         magic = le16(data + opt);
         if (magic == OPT_MAGIC_PE32)
                 dirs_offset = 96;
         else if (magic == OPT_MAGIC_PE32PLUS)
                 dirs_offset = 112;
         else
-                return cvm_error_set(err, -EBADMSG, "offset 0x%zx: unknown optional header magic 0x%x", opt, magic);
+                return cvm_error_set(err, -EBADMSG, "offset 0x%zx: unknown optional header magic 0x%x", opt,
+                                     magic);
         pe.pe32plus = magic == OPT_MAGIC_PE32PLUS;
         if (opt_size < dirs_offset)
                 return cvm_error_set(err, -EBADMSG, "offset 0x%zx: optional header of %u bytes is too short",
@@ -57,26 +60,32 @@ int pe_parse(const uint8_t *data, size_t size, struct pe_image *ret, struct cvm_
         pe.checksum_offset = opt + OPT_CHECKSUM_OFFSET;
         n_dirs = le32(data + opt + dirs_offset - 4);
         if (n_dirs > (uint32_t)(opt_size - dirs_offset) / 8)
-                return cvm_error_set(err, -EBADMSG, "offset 0x%zx: %u data directories do not fit the optional header",
+                return cvm_error_set(err, -EBADMSG,
+                                     "offset 0x%zx: %u data directories do not fit the optional header",
                                      opt + dirs_offset - 4, n_dirs);
         if (n_dirs > DIRECTORY_SECURITY) {
                 pe.certdir_offset = opt + dirs_offset + 8 * DIRECTORY_SECURITY;
                 pe.cert_offset = le32(data + pe.certdir_offset);
                 pe.cert_size = le32(data + pe.certdir_offset + 4);
                 if (pe.cert_size > 0 && (pe.cert_offset > size || size - pe.cert_offset < pe.cert_size))
-                        return cvm_error_set(err, -EBADMSG,
-                                             "offset 0x%zx: certificate table 0x%x+0x%x outside the %zu-byte file",
-                                             pe.certdir_offset, pe.cert_offset, pe.cert_size, size);
+                        return cvm_error_set(
+                                err, -EBADMSG,
+                                "offset 0x%zx: certificate table 0x%x+0x%x outside the %zu-byte file",
+                                pe.certdir_offset, pe.cert_offset, pe.cert_size, size);
         }
         sect = opt + opt_size;
         if ((size - sect) / SECTION_HEADER_SIZE < n_sections)
-                return cvm_error_set(err, -EBADMSG, "offset 0x%zx: section table of %u entries outside the file",
-                                     sect, n_sections);
-        if (pe.size_of_headers > size || pe.size_of_headers < sect + (size_t)n_sections * SECTION_HEADER_SIZE)
-                return cvm_error_set(err, -EBADMSG, "offset 0x%zx: SizeOfHeaders 0x%x inconsistent with the file",
-                                     opt + 60, pe.size_of_headers);
+                return cvm_error_set(err, -EBADMSG,
+                                     "offset 0x%zx: section table of %u entries outside the file", sect,
+                                     n_sections);
+        if (pe.size_of_headers > size ||
+            pe.size_of_headers < sect + (size_t)n_sections * SECTION_HEADER_SIZE)
+                return cvm_error_set(err, -EBADMSG,
+                                     "offset 0x%zx: SizeOfHeaders 0x%x inconsistent with the file", opt + 60,
+                                     pe.size_of_headers);
         if (pe.certdir_offset && pe.certdir_offset + 8 > pe.size_of_headers)
-                return cvm_error_set(err, -EBADMSG, "offset 0x%zx: certificate directory beyond SizeOfHeaders",
+                return cvm_error_set(err, -EBADMSG,
+                                     "offset 0x%zx: certificate directory beyond SizeOfHeaders",
                                      pe.certdir_offset);
         for (size_t i = 0; i < n_sections; i++) {
                 const uint8_t *h = data + sect + i * SECTION_HEADER_SIZE;
@@ -89,8 +98,10 @@ int pe_parse(const uint8_t *data, size_t size, struct pe_image *ret, struct cvm_
                 s->raw_size = le32(h + 16);
                 s->raw_offset = le32(h + 20);
                 if (s->raw_size > 0 && (s->raw_offset > size || size - s->raw_offset < s->raw_size))
-                        return cvm_error_set(err, -EBADMSG, "offset 0x%zx: section %zu (%s) data 0x%x+0x%x outside the file",
-                                             sect + i * SECTION_HEADER_SIZE, i, s->name, s->raw_offset, s->raw_size);
+                        return cvm_error_set(
+                                err, -EBADMSG,
+                                "offset 0x%zx: section %zu (%s) data 0x%x+0x%x outside the file",
+                                sect + i * SECTION_HEADER_SIZE, i, s->name, s->raw_offset, s->raw_size);
         }
         pe.n_sections = n_sections;
         *ret = pe;
@@ -99,7 +110,8 @@ int pe_parse(const uint8_t *data, size_t size, struct pe_image *ret, struct cvm_
 
 static int cmp_section_offset(const void *a, const void *b)
 {
-        const struct pe_section *x = *(const struct pe_section *const *)a, *y = *(const struct pe_section *const *)b;
+        const struct pe_section *x = *(const struct pe_section *const *)a,
+                                *y = *(const struct pe_section *const *)b;
 
         return x->raw_offset < y->raw_offset ? -1 : x->raw_offset > y->raw_offset;
 }
@@ -137,7 +149,8 @@ int pe_authenticode_digest(const struct pe_image *pe, const struct hash_alg *alg
         if (r >= 0 && pe->certdir_offset) {
                 r = update(ctx, d + pe->checksum_offset + 4, pe->certdir_offset - pe->checksum_offset - 4);
                 if (r >= 0)
-                        r = update(ctx, d + pe->certdir_offset + 8, pe->size_of_headers - pe->certdir_offset - 8);
+                        r = update(ctx, d + pe->certdir_offset + 8,
+                                   pe->size_of_headers - pe->certdir_offset - 8);
         } else if (r >= 0)
                 r = update(ctx, d + pe->checksum_offset + 4, pe->size_of_headers - pe->checksum_offset - 4);
         if (r < 0)
@@ -161,7 +174,8 @@ int pe_authenticode_digest(const struct pe_image *pe, const struct hash_alg *alg
                 end = pe->size - pe->cert_size;
                 if (end < hashed)
                         return cvm_error_set(err, -EBADMSG,
-                                             "the certificate table (0x%x bytes) overlaps the section data", pe->cert_size);
+                                             "the certificate table (0x%x bytes) overlaps the section data",
+                                             pe->cert_size);
                 r = update(ctx, d + hashed, end - hashed);
                 if (r < 0)
                         return cvm_error_set(err, r, "%s digest failed", alg->name);

@@ -35,8 +35,8 @@ struct pe_image {
         bool pe32plus;
         uint16_t machine;
         uint32_t size_of_headers;
-        size_t checksum_offset;  /* offset of the optional header's CheckSum */
-        size_t certdir_offset;   /* offset of the Certificate Table directory entry; 0: none */
+        size_t checksum_offset;          /* offset of the optional header's CheckSum */
+        size_t certdir_offset;           /* offset of the Certificate Table directory entry; 0: none */
         uint32_t cert_offset, cert_size; /* attribute certificate table (file offset, size) */
         size_t n_sections;
         struct pe_section sections[PE_MAX_SECTIONS];

@@ -19,8 +19,9 @@
 const char *policy_area_to_string(enum policy_area a)
 {
         static const char *const names[] = {
-                [POLICY_AREA_EVIDENCE] = "evidence", [POLICY_AREA_EVENTLOG] = "eventlog", [POLICY_AREA_PCR] = "pcr",
-                [POLICY_AREA_SNP] = "snp",           [POLICY_AREA_IMA] = "ima",
+                [POLICY_AREA_EVIDENCE] = "evidence", [POLICY_AREA_EVENTLOG] = "eventlog",
+                [POLICY_AREA_PCR] = "pcr",           [POLICY_AREA_SNP] = "snp",
+                [POLICY_AREA_IMA] = "ima",
         };
         return a < ELEMENTSOF(names) ? names[a] : "unknown";
 }
@@ -270,7 +271,8 @@ static bool rule_matches(const struct rule *rule, const struct eventlog_event *e
                 return false;
         if (relaxed)
                 return true;
-        if (rule->digests.n > 0 && (!ev->digests[bank] || !hexlist_contains(&rule->digests, ev->digests[bank])))
+        if (rule->digests.n > 0 &&
+            (!ev->digests[bank] || !hexlist_contains(&rule->digests, ev->digests[bank])))
                 return false;
         if (rule->data_prefix) {
                 /* Event data is only trusted where it was verified against the digest. */
@@ -374,7 +376,8 @@ static const struct rule *rule_elsewhere(const struct pcr_ctx *c, const struct e
         return NULL;
 }
 
-static int report_event(const struct pcr_ctx *c, size_t idx, const struct rule *want, const struct rule *elsewhere)
+static int report_event(const struct pcr_ctx *c, size_t idx, const struct rule *want,
+                        const struct rule *elsewhere)
 {
         const struct eventlog_event *e = &c->log->events[idx];
         const struct hash_alg *alg = c->bank->alg;
@@ -410,24 +413,26 @@ static int report_event(const struct pcr_ctx *c, size_t idx, const struct rule *
                 return -ENOMEM;
 
         if (!seen[0])
-                return add_mismatch(c->res, POLICY_AREA_EVENTLOG, want ? want->path : c->pcr->path, TAKE_PTR(d),
-                                    "PCR %u (%s): event %" PRIu32 " %s \"%s\" has no %s digest", c->index, alg->name,
-                                    e->number, type_name(e->type, tb), desc, alg->name);
+                return add_mismatch(c->res, POLICY_AREA_EVENTLOG, want ? want->path : c->pcr->path,
+                                    TAKE_PTR(d), "PCR %u (%s): event %" PRIu32 " %s \"%s\" has no %s digest",
+                                    c->index, alg->name, e->number, type_name(e->type, tb), desc, alg->name);
         if (!want)
                 return add_mismatch(c->res, POLICY_AREA_EVENTLOG, c->pcr->path, TAKE_PTR(d),
-                                    "PCR %u (%s): event %" PRIu32 " %s \"%s\" (digest %s) is not allowed: the "
+                                    "PCR %u (%s): event %" PRIu32
+                                    " %s \"%s\" (digest %s) is not allowed: the "
                                     "policy expects no further event in this PCR",
                                     c->index, alg->name, e->number, type_name(e->type, tb), desc, seen);
         if (elsewhere)
-                return add_mismatch(c->res, POLICY_AREA_EVENTLOG, want->path, TAKE_PTR(d),
-                                    "PCR %u (%s): event %" PRIu32 " %s \"%s\" (digest %s) is out of order: it is "
-                                    "allowed at %s, but %s%s%s is expected here",
-                                    c->index, alg->name, e->number, type_name(e->type, tb), desc, seen,
-                                    elsewhere->path, want->path, want->label ? " " : "",
-                                    want->label ? want->label : "");
+                return add_mismatch(
+                        c->res, POLICY_AREA_EVENTLOG, want->path, TAKE_PTR(d),
+                        "PCR %u (%s): event %" PRIu32 " %s \"%s\" (digest %s) is out of order: it is "
+                        "allowed at %s, but %s%s%s is expected here",
+                        c->index, alg->name, e->number, type_name(e->type, tb), desc, seen, elsewhere->path,
+                        want->path, want->label ? " " : "", want->label ? want->label : "");
         if (want->type != e->type)
                 return add_mismatch(c->res, POLICY_AREA_EVENTLOG, want->path, TAKE_PTR(d),
-                                    "PCR %u (%s): event %" PRIu32 " %s \"%s\" (digest %s) is not allowed here: "
+                                    "PCR %u (%s): event %" PRIu32
+                                    " %s \"%s\" (digest %s) is not allowed here: "
                                     "expected %s%s%s%s",
                                     c->index, alg->name, e->number, type_name(e->type, tb), desc, seen,
                                     type_name(want->type, tb2), want->label ? " (" : "",
@@ -437,19 +442,21 @@ static int report_event(const struct pcr_ctx *c, size_t idx, const struct rule *
                 return -ENOMEM;
         if (want->digests.n && hexlist_contains(&want->digests, e->digests[c->log_bank]))
                 /* The digest is fine, so the data prefix was not met. */
-                return add_mismatch(c->res, POLICY_AREA_EVENTLOG, want->path, TAKE_PTR(d),
-                                    "PCR %u (%s): event %" PRIu32 " %s \"%s\": its data does not start with \"%s\" "
-                                    "or is not bound to its digest",
-                                    c->index, alg->name, e->number, type_name(e->type, tb), desc, want->data_prefix);
+                return add_mismatch(
+                        c->res, POLICY_AREA_EVENTLOG, want->path, TAKE_PTR(d),
+                        "PCR %u (%s): event %" PRIu32 " %s \"%s\": its data does not start with \"%s\" "
+                        "or is not bound to its digest",
+                        c->index, alg->name, e->number, type_name(e->type, tb), desc, want->data_prefix);
         if (!want->digests.n)
                 return add_mismatch(c->res, POLICY_AREA_EVENTLOG, want->path, TAKE_PTR(d),
-                                    "PCR %u (%s): event %" PRIu32 " %s \"%s\" (digest %s): its data must start with "
+                                    "PCR %u (%s): event %" PRIu32
+                                    " %s \"%s\" (digest %s): its data must start with "
                                     "\"%s\" and match its digest",
                                     c->index, alg->name, e->number, type_name(e->type, tb), desc, seen,
                                     want->data_prefix);
         return add_mismatch(c->res, POLICY_AREA_EVENTLOG, want->path, TAKE_PTR(d),
-                            "PCR %u (%s): event %" PRIu32 " %s \"%s\" has digest %s; allowed: %s%s%s%s", c->index,
-                            alg->name, e->number, type_name(e->type, tb), desc, seen, allowed,
+                            "PCR %u (%s): event %" PRIu32 " %s \"%s\" has digest %s; allowed: %s%s%s%s",
+                            c->index, alg->name, e->number, type_name(e->type, tb), desc, seen, allowed,
                             want->label ? " (" : "", want->label ? want->label : "", want->label ? ")" : "");
 }
 
@@ -489,17 +496,18 @@ static int report_missing(const struct pcr_ctx *c, const struct states *s, int64
                 return -ENOMEM;
         if (last_event >= 0)
                 return add_mismatch(c->res, POLICY_AREA_EVENTLOG, first->path, TAKE_PTR(d),
-                                    "PCR %u (%s): expected %s%s%s%s after event %" PRId64 ", but the log has no "
+                                    "PCR %u (%s): expected %s%s%s%s after event %" PRId64
+                                    ", but the log has no "
                                     "such event (%zu required event%s missing)",
                                     c->index, c->bank->alg->name, type_name(first->type, tb),
                                     first->label ? " (" : "", first->label ? first->label : "",
                                     first->label ? ")" : "", last_event, missing, missing == 1 ? "" : "s");
-        return add_mismatch(c->res, POLICY_AREA_EVENTLOG, first->path, TAKE_PTR(d),
-                            "PCR %u (%s): expected %s%s%s%s, but the log has no event in this PCR (%zu required "
-                            "event%s missing)",
-                            c->index, c->bank->alg->name, type_name(first->type, tb), first->label ? " (" : "",
-                            first->label ? first->label : "", first->label ? ")" : "", missing,
-                            missing == 1 ? "" : "s");
+        return add_mismatch(
+                c->res, POLICY_AREA_EVENTLOG, first->path, TAKE_PTR(d),
+                "PCR %u (%s): expected %s%s%s%s, but the log has no event in this PCR (%zu required "
+                "event%s missing)",
+                c->index, c->bank->alg->name, type_name(first->type, tb), first->label ? " (" : "",
+                first->label ? first->label : "", first->label ? ")" : "", missing, missing == 1 ? "" : "s");
 }
 
 /* Advance every state past one rule without consuming an event (a measurement the log lacks). */
@@ -546,11 +554,12 @@ static int report_skipped(const struct pcr_ctx *c, const struct states *s, size_
         if (oom)
                 return -ENOMEM;
         return add_mismatch(c->res, POLICY_AREA_EVENTLOG, first->path, TAKE_PTR(d),
-                            "PCR %u (%s): expected %s%s%s%s before event %" PRIu32 " \"%s\", but the log lacks it "
+                            "PCR %u (%s): expected %s%s%s%s before event %" PRIu32
+                            " \"%s\", but the log lacks it "
                             "(%zu required measurement%s missing)",
-                            c->index, c->bank->alg->name, type_name(first->type, tb), first->label ? " (" : "",
-                            first->label ? first->label : "", first->label ? ")" : "", e->number, desc, skipped,
-                            skipped == 1 ? "" : "s");
+                            c->index, c->bank->alg->name, type_name(first->type, tb),
+                            first->label ? " (" : "", first->label ? first->label : "",
+                            first->label ? ")" : "", e->number, desc, skipped, skipped == 1 ? "" : "s");
 }
 
 static int appraise_sequence(struct pcr_ctx *c, const size_t *events, size_t n)
@@ -586,7 +595,8 @@ static int appraise_sequence(struct pcr_ctx *c, const size_t *events, size_t n)
                                 /* Measurements missing before this event? */
                                 memcpy(t1.a, cur.a, m + 1);
                                 memcpy(t1.b, cur.b, m + 1);
-                                for (size_t skipped = 1; skipped <= MAX_SKIPPED_RULES && !resolved; skipped++) {
+                                for (size_t skipped = 1; skipped <= MAX_SKIPPED_RULES && !resolved;
+                                     skipped++) {
                                         skip_one(c->pcr, &t1, &t2);
                                         alt = t1;
                                         t1 = t2;
@@ -667,7 +677,8 @@ static int appraise_values(struct pcr_ctx *c, const struct eventlog_pcrs *pcrs)
                 return -ENOMEM;
         if (!bp || !bp->replayed)
                 return add_mismatch(c->res, POLICY_AREA_PCR, path, NULL,
-                                    "PCR %u (%s): the log cannot be replayed in this bank", c->index, alg->name);
+                                    "PCR %u (%s): the log cannot be replayed in this bank", c->index,
+                                    alg->name);
         if (hexlist_contains(&c->pcr->values, bp->values[c->index]))
                 return 0;
         hex_encode_to(seen, bp->values[c->index], alg->size);
@@ -679,15 +690,16 @@ static int appraise_values(struct pcr_ctx *c, const struct eventlog_pcrs *pcrs)
         jadd(d, "allowed", hexlist_json(&c->pcr->values), &oom);
         if (oom || !allowed)
                 return -ENOMEM;
-        return add_mismatch(c->res, POLICY_AREA_PCR, path, TAKE_PTR(d), "PCR %u (%s): value %s is not allowed; allowed: %s",
-                            c->index, alg->name, seen, allowed);
+        return add_mismatch(c->res, POLICY_AREA_PCR, path, TAKE_PTR(d),
+                            "PCR %u (%s): value %s is not allowed; allowed: %s", c->index, alg->name, seen,
+                            allowed);
 }
 
 /* UEFI_VARIABLE_DATA of a SecureBoot measurement: the variable's value, or -1. */
 static int secure_boot_value(const struct eventlog_event *ev)
 {
-        static const uint8_t name[] = {'S', 0, 'e', 0, 'c', 0, 'u', 0, 'r', 0, 'e', 0,
-                                       'B', 0, 'o', 0, 'o', 0, 't', 0};
+        static const uint8_t name[] = {'S', 0, 'e', 0, 'c', 0, 'u', 0, 'r', 0,
+                                       'e', 0, 'B', 0, 'o', 0, 'o', 0, 't', 0};
         uint64_t name_len, data_len;
 
         if (ev->data_size < 32)
@@ -727,13 +739,15 @@ static int appraise_eventlog_wide(const struct policy *pol, const struct eventlo
                                          "Secure Boot is required, but the log has no SecureBoot variable "
                                          "measurement in PCR 7");
                 else if (sb->check != EVENTLOG_DIGEST_MATCH)
-                        r = add_mismatch(res, POLICY_AREA_EVENTLOG, "$.eventlog.require_secure_boot", NULL,
-                                         "Secure Boot is required, but the SecureBoot measurement (event %" PRIu32
-                                         ") is not bound to its digest",
-                                         sb->number);
+                        r = add_mismatch(
+                                res, POLICY_AREA_EVENTLOG, "$.eventlog.require_secure_boot", NULL,
+                                "Secure Boot is required, but the SecureBoot measurement (event %" PRIu32
+                                ") is not bound to its digest",
+                                sb->number);
                 else if (value != 1)
                         r = add_mismatch(res, POLICY_AREA_EVENTLOG, "$.eventlog.require_secure_boot", NULL,
-                                         "Secure Boot is required, but event %" PRIu32 " measured SecureBoot = %d",
+                                         "Secure Boot is required, but event %" PRIu32
+                                         " measured SecureBoot = %d",
                                          sb->number, value);
                 else
                         r = 0;
@@ -750,10 +764,11 @@ static int appraise_eventlog_wide(const struct policy *pol, const struct eventlo
                                 continue;
                         r = short_description(log, i, &full, &desc);
                         if (r >= 0)
-                                r = add_mismatch(res, POLICY_AREA_EVENTLOG, "$.eventlog.allow_data_mismatch", NULL,
-                                                 "event %" PRIu32 " %s in PCR %" PRIu32 " \"%s\": the recorded "
-                                                 "digest does not match the event data",
-                                                 ev->number, type_name(ev->type, tb), ev->pcr, desc);
+                                r = add_mismatch(
+                                        res, POLICY_AREA_EVENTLOG, "$.eventlog.allow_data_mismatch", NULL,
+                                        "event %" PRIu32 " %s in PCR %" PRIu32 " \"%s\": the recorded "
+                                        "digest does not match the event data",
+                                        ev->number, type_name(ev->type, tb), ev->pcr, desc);
                         if (r < 0)
                                 return r;
                 }
@@ -771,8 +786,8 @@ static int appraise_eventlog_wide(const struct policy *pol, const struct eventlo
         return 0;
 }
 
-static int appraise_eventlog(const struct policy *pol, const struct policy_evidence *ev, struct policy_result *res,
-                             json_object *summary, struct cvm_error *err)
+static int appraise_eventlog(const struct policy *pol, const struct policy_evidence *ev,
+                             struct policy_result *res, json_object *summary, struct cvm_error *err)
 {
         _cleanup_free_ size_t *events = NULL;
         _cleanup_free_ struct eventlog_pcrs *replay = NULL;
@@ -818,8 +833,8 @@ static int appraise_eventlog(const struct policy *pol, const struct policy_evide
                         return -ENOMEM;
                 if (lb < 0) {
                         r = add_mismatch(res, POLICY_AREA_EVENTLOG, bank->path, NULL,
-                                         "the policy has %s rules, but the event log has no %s bank", bank->alg->name,
-                                         bank->alg->name);
+                                         "the policy has %s rules, but the event log has no %s bank",
+                                         bank->alg->name, bank->alg->name);
                         if (r < 0)
                                 return r;
                         continue;
@@ -837,9 +852,11 @@ static int appraise_eventlog(const struct policy *pol, const struct policy_evide
                                 return -ENOMEM;
                         if (pcr->has_events) {
                                 for (size_t k = 0; k < log->n_events; k++)
-                                        if (log->events[k].pcr == i && eventlog_event_is_extended(&log->events[k]))
+                                        if (log->events[k].pcr == i &&
+                                            eventlog_event_is_extended(&log->events[k]))
                                                 events[n++] = k;
-                                r = pcr->order_any ? appraise_any_order(&c, events, n) : appraise_sequence(&c, events, n);
+                                r = pcr->order_any ? appraise_any_order(&c, events, n)
+                                                   : appraise_sequence(&c, events, n);
                                 if (r < 0)
                                         return r;
                         }
@@ -853,7 +870,9 @@ static int appraise_eventlog(const struct policy *pol, const struct policy_evide
         if (pol->n_banks > 0)
                 for (unsigned i = 0; i < EVENTLOG_MAX_PCRS; i++)
                         if ((pcrs->touched & (1u << i)) && !(covered & (1u << i))) {
-                                r = add_note(res, "PCR %u is extended by the log but not covered by the policy", i);
+                                r = add_note(res,
+                                             "PCR %u is extended by the log but not covered by the policy",
+                                             i);
                                 if (r < 0)
                                         return r;
                         }
@@ -880,12 +899,12 @@ static int snp_hex_check(struct policy_result *res, const struct hexlist *allowe
         jadd(d, "allowed", hexlist_json(allowed), &oom);
         if (oom || !list)
                 return -ENOMEM;
-        return add_mismatch(res, POLICY_AREA_SNP, constraint, TAKE_PTR(d), "SNP %s %s is not allowed; allowed: %s",
-                            field, seen, list);
+        return add_mismatch(res, POLICY_AREA_SNP, constraint, TAKE_PTR(d),
+                            "SNP %s %s is not allowed; allowed: %s", field, seen, list);
 }
 
-static int snp_value_check(struct policy_result *res, const char *constraint, const char *field, int64_t actual,
-                           int64_t required, bool minimum)
+static int snp_value_check(struct policy_result *res, const char *constraint, const char *field,
+                           int64_t actual, int64_t required, bool minimum)
 {
         _cleanup_(json_object_putp) json_object *d = json_object_new_object();
         bool oom = false;
@@ -916,7 +935,8 @@ static int snp_tcb_check(struct policy_result *res, const struct snp_report *rep
                 if (asprintf(&c, "$.snp.%s", key) < 0)
                         return -ENOMEM;
                 return add_mismatch(res, POLICY_AREA_SNP, c, NULL,
-                                    "SNP %s 0x%016" PRIx64 " cannot be decoded (unknown product line)", field, raw);
+                                    "SNP %s 0x%016" PRIx64 " cannot be decoded (unknown product line)",
+                                    field, raw);
         }
         snp_tcb_decode(raw, layout, &t);
         for (size_t i = 0; i < _TCB_MAX; i++) {
@@ -951,10 +971,11 @@ static int appraise_snp(const struct policy *pol, const struct snp_report *rep, 
 
         r = snp_hex_check(res, &s->measurements, "$.snp.measurements", "measurement", rep->measurement);
         if (r >= 0)
-                r = snp_hex_check(res, &s->id_key_digests, "$.snp.id_key_digests", "id_key_digest", rep->id_key_digest);
+                r = snp_hex_check(res, &s->id_key_digests, "$.snp.id_key_digests", "id_key_digest",
+                                  rep->id_key_digest);
         if (r >= 0)
-                r = snp_hex_check(res, &s->author_key_digests, "$.snp.author_key_digests", "author_key_digest",
-                                  rep->author_key_digest);
+                r = snp_hex_check(res, &s->author_key_digests, "$.snp.author_key_digests",
+                                  "author_key_digest", rep->author_key_digest);
         if (r >= 0)
                 r = snp_hex_check(res, &s->family_ids, "$.snp.family_ids", "family_id", rep->family_id);
         if (r >= 0)
@@ -966,23 +987,28 @@ static int appraise_snp(const struct policy *pol, const struct snp_report *rep, 
                 if (r >= 0)
                         r = snp_tcb_check(res, rep, "min_tcb", s->min_tcb, "current_tcb", rep->current_tcb);
                 if (r >= 0 && rep->has_cpuid)
-                        r = snp_tcb_check(res, rep, "min_tcb", s->min_tcb, "committed_tcb", rep->committed_tcb);
+                        r = snp_tcb_check(res, rep, "min_tcb", s->min_tcb, "committed_tcb",
+                                          rep->committed_tcb);
         }
         if (r >= 0 && s->has_min_launch_tcb && rep->has_cpuid)
-                r = snp_tcb_check(res, rep, "min_launch_tcb", s->min_launch_tcb, "launch_tcb", rep->launch_tcb);
+                r = snp_tcb_check(res, rep, "min_launch_tcb", s->min_launch_tcb, "launch_tcb",
+                                  rep->launch_tcb);
         if (r >= 0 && !s->allow_debug && (rep->policy & SNP_POLICY_DEBUG))
                 r = add_mismatch(res, POLICY_AREA_SNP, "$.snp.allow_debug", NULL,
-                                 "SNP guest policy 0x%" PRIx64 " allows debugging (bit 19), the policy forbids it",
+                                 "SNP guest policy 0x%" PRIx64
+                                 " allows debugging (bit 19), the policy forbids it",
                                  rep->policy);
         if (r >= 0 && !s->allow_migration_agent && (rep->policy & SNP_POLICY_MIGRATE_MA))
                 r = add_mismatch(res, POLICY_AREA_SNP, "$.snp.allow_migration_agent", NULL,
-                                 "SNP guest policy 0x%" PRIx64 " allows a migration agent (bit 18), the policy "
+                                 "SNP guest policy 0x%" PRIx64
+                                 " allows a migration agent (bit 18), the policy "
                                  "forbids it",
                                  rep->policy);
         if (r >= 0 && s->vmpl >= 0)
                 r = snp_value_check(res, "$.snp.vmpl", "vmpl", rep->vmpl, s->vmpl, false);
         if (r >= 0 && s->min_guest_svn >= 0)
-                r = snp_value_check(res, "$.snp.min_guest_svn", "guest_svn", rep->guest_svn, s->min_guest_svn, true);
+                r = snp_value_check(res, "$.snp.min_guest_svn", "guest_svn", rep->guest_svn,
+                                    s->min_guest_svn, true);
         if (r >= 0 && s->has_policy_mask && (rep->policy & s->policy_mask) != s->policy_value)
                 r = add_mismatch(res, POLICY_AREA_SNP, "$.snp.policy_mask", NULL,
                                  "SNP guest policy 0x%" PRIx64 " masked with 0x%" PRIx64 " is 0x%" PRIx64
@@ -1002,8 +1028,8 @@ static int appraise_snp(const struct policy *pol, const struct snp_report *rep, 
 
 /* --- IMA (policy-ima.c has the per-entry logic) ---------------------------------------------- */
 
-static int appraise_ima_log(const struct policy *pol, const struct policy_evidence *ev, struct policy_result *res,
-                            json_object *summary, struct cvm_error *err)
+static int appraise_ima_log(const struct policy *pol, const struct policy_evidence *ev,
+                            struct policy_result *res, json_object *summary, struct cvm_error *err)
 {
         _cleanup_(ima_reader_freep) struct ima_reader *rd = NULL;
         json_object *s = json_object_new_object();
@@ -1034,7 +1060,8 @@ static int appraise_ima_log(const struct policy *pol, const struct policy_eviden
 
                         jadd(d, "entry", json_object_new_int64((int64_t)e->number), &oom);
                         jadd(d, "path", e->path ? json_object_new_string(e->path) : NULL, &oom);
-                        jadd(d, "verdict", json_object_new_string(policy_ima_verdict_to_string(v.verdict)), &oom);
+                        jadd(d, "verdict", json_object_new_string(policy_ima_verdict_to_string(v.verdict)),
+                             &oom);
                         if (oom)
                                 return -ENOMEM;
                         snprintf(c, sizeof(c), "$.ima");

@@ -145,7 +145,8 @@ static bool is_linux_command(const char *cmd)
 
 static bool is_initrd_command(const char *cmd)
 {
-        return starts_with(cmd, "initrd ") || starts_with(cmd, "initrdefi ") || starts_with(cmd, "initrd16 ");
+        return starts_with(cmd, "initrd ") || starts_with(cmd, "initrdefi ") ||
+               starts_with(cmd, "initrd16 ");
 }
 
 static void boot_ctx_scan(const struct eventlog *log, struct boot_ctx *c)
@@ -382,7 +383,8 @@ static int make_label(const struct eventlog *log, size_t idx, char **ret)
 }
 
 static int generate_pcr(const struct eventlog *log, int bank, const struct hash_alg *alg, unsigned pcr,
-                        const struct boot_ctx *c, const struct eventlog_pcrs *replay, bool values, json_object **ret)
+                        const struct boot_ctx *c, const struct eventlog_pcrs *replay, bool values,
+                        json_object **ret)
 {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         json_object *events = json_object_new_array();
@@ -479,7 +481,8 @@ static int generate_eventlog(const struct eventlog *log, const struct policy_gen
                 if (b < 0)
                         b = 0;
                 if (log->n_banks == 0 || !log->banks[b].alg)
-                        return cvm_error_set(err, -EOPNOTSUPP, "the event log has no bank this build can use");
+                        return cvm_error_set(err, -EOPNOTSUPP,
+                                             "the event log has no bank this build can use");
                 banks[0] = log->banks[b].alg;
                 n_banks = 1;
         }
@@ -491,8 +494,9 @@ static int generate_eventlog(const struct eventlog *log, const struct policy_gen
 
                 if (ev->check == EVENTLOG_DIGEST_MISMATCH && eventlog_event_is_extended(ev))
                         mismatch = true;
-                if (ev->pcr == 7 && ev->type == EV_EFI_VARIABLE_DRIVER_CONFIG && ev->check == EVENTLOG_DIGEST_MATCH &&
-                    ev->data_size == 32 + 20 + 1 && le64(ev->data + 16) == 10 &&
+                if (ev->pcr == 7 && ev->type == EV_EFI_VARIABLE_DRIVER_CONFIG &&
+                    ev->check == EVENTLOG_DIGEST_MATCH && ev->data_size == 32 + 20 + 1 &&
+                    le64(ev->data + 16) == 10 &&
                     memcmp(ev->data + 32, "S\0e\0c\0u\0r\0e\0B\0o\0o\0t\0", 20) == 0 && ev->data[52] == 1)
                         secure_boot = true;
         }
@@ -507,7 +511,8 @@ static int generate_eventlog(const struct eventlog *log, const struct policy_gen
 
                 if (lb < 0) {
                         json_object_put(bank);
-                        return cvm_error_set(err, -EOPNOTSUPP, "the event log has no %s bank", banks[b]->name);
+                        return cvm_error_set(err, -EOPNOTSUPP, "the event log has no %s bank",
+                                             banks[b]->name);
                 }
                 jadd(pcrs, banks[b]->name, bank, &oom);
                 for (unsigned i = 0; !oom && i < EVENTLOG_MAX_PCRS; i++) {
@@ -518,9 +523,10 @@ static int generate_eventlog(const struct eventlog *log, const struct policy_gen
                                 continue;
                         r = generate_pcr(log, lb, banks[b], i, &c, &replay, opts && opts->pcr_values, &pcr);
                         if (r == -EBADMSG)
-                                return cvm_error_set(err, -EBADMSG,
-                                                     "PCR %u: an event has no %s digest; generate for another bank", i,
-                                                     banks[b]->name);
+                                return cvm_error_set(
+                                        err, -EBADMSG,
+                                        "PCR %u: an event has no %s digest; generate for another bank", i,
+                                        banks[b]->name);
                         if (r < 0)
                                 return cvm_error_set(err, r, "out of memory");
                         if (!pcr)
@@ -578,12 +584,17 @@ static int generate_snp(const struct snp_report *rep, json_object *doc, struct c
                 t = tcb_json(rep, lowest, &oom);
                 if (t) {
 #define MIN3(x, y, z) ((x) < (y) ? ((x) < (z) ? (x) : (z)) : ((y) < (z) ? (y) : (z)))
-                        json_object_object_add(t, "bootloader", json_object_new_int(MIN3(a.bootloader, b.bootloader, c.bootloader)));
+                        json_object_object_add(
+                                t, "bootloader",
+                                json_object_new_int(MIN3(a.bootloader, b.bootloader, c.bootloader)));
                         json_object_object_add(t, "tee", json_object_new_int(MIN3(a.tee, b.tee, c.tee)));
                         json_object_object_add(t, "snp", json_object_new_int(MIN3(a.snp, b.snp, c.snp)));
-                        json_object_object_add(t, "microcode", json_object_new_int(MIN3(a.microcode, b.microcode, c.microcode)));
+                        json_object_object_add(
+                                t, "microcode",
+                                json_object_new_int(MIN3(a.microcode, b.microcode, c.microcode)));
                         if (l == SNP_TCB_LAYOUT_TURIN)
-                                json_object_object_add(t, "fmc", json_object_new_int(MIN3(a.fmc, b.fmc, c.fmc)));
+                                json_object_object_add(t, "fmc",
+                                                       json_object_new_int(MIN3(a.fmc, b.fmc, c.fmc)));
 #undef MIN3
                 }
                 jadd(s, "min_tcb", t, &oom);
@@ -591,7 +602,8 @@ static int generate_snp(const struct snp_report *rep, json_object *doc, struct c
                         jadd(s, "min_launch_tcb", tcb_json(rep, rep->launch_tcb, &oom), &oom);
         }
         jadd(s, "allow_debug", json_object_new_boolean(!!(rep->policy & SNP_POLICY_DEBUG)), &oom);
-        jadd(s, "allow_migration_agent", json_object_new_boolean(!!(rep->policy & SNP_POLICY_MIGRATE_MA)), &oom);
+        jadd(s, "allow_migration_agent", json_object_new_boolean(!!(rep->policy & SNP_POLICY_MIGRATE_MA)),
+             &oom);
         jadd(s, "vmpl", json_object_new_int64(rep->vmpl), &oom);
         jadd(s, "min_guest_svn", json_object_new_int64(rep->guest_svn), &oom);
         jadd(s, "id_key_digests", hex_array(rep->id_key_digest, sizeof(rep->id_key_digest), &oom), &oom);
@@ -609,7 +621,8 @@ static int generate_snp(const struct snp_report *rep, json_object *doc, struct c
                 unsigned key = SNP_FLAG_SIGNING_KEY(rep->flags);
 
                 if (key == SNP_SIGNING_KEY_VCEK || key == SNP_SIGNING_KEY_VLEK) {
-                        jappend(k, json_object_new_string(key == SNP_SIGNING_KEY_VCEK ? "vcek" : "vlek"), &oom);
+                        jappend(k, json_object_new_string(key == SNP_SIGNING_KEY_VCEK ? "vcek" : "vlek"),
+                                &oom);
                         jadd(s, "signing_keys", k, &oom);
                 } else
                         json_object_put(k);
@@ -649,7 +662,8 @@ static int generate_ima(const struct policy_evidence *ev, json_object *doc, stru
                                 return cvm_error_set(err, -ENOMEM, "out of memory");
                 }
                 for (size_t i = 0; i < json_object_array_length(list); i++)
-                        dup = dup || strcmp(json_object_get_string(json_object_array_get_idx(list, i)), digest) == 0;
+                        dup = dup || strcmp(json_object_get_string(json_object_array_get_idx(list, i)),
+                                            digest) == 0;
                 if (!dup)
                         jappend(list, json_object_new_string(digest), &oom);
                 if (oom)
@@ -773,7 +787,8 @@ static char *substitute_version(const struct add_ctx *c, const char *s)
                 while ((p = strstr(out, old))) {
                         char *n;
 
-                        if (asprintf(&n, "%.*s%s%s", (int)(p - out), out, c->new_version, p + strlen(old)) < 0) {
+                        if (asprintf(&n, "%.*s%s%s", (int)(p - out), out, c->new_version, p + strlen(old)) <
+                            0) {
                                 free(out);
                                 return NULL;
                         }
@@ -843,7 +858,8 @@ static int add_to_rule(struct add_ctx *c, json_object *rule, const char *path, c
         }
         if (strcmp(class, "kernel_cmdline") == 0 && !str && e->cmdline) {
                 r = utf16_digest(alg, e->cmdline, d);
-                snprintf(what, sizeof(what), "%s of the UCS-2 command line \"%.200s\"", alg->name, e->cmdline);
+                snprintf(what, sizeof(what), "%s of the UCS-2 command line \"%.200s\"", alg->name,
+                         e->cmdline);
                 return r < 0 ? r : add_digest(c, rule, path, class, alg, d, what);
         }
         if (str && (strcmp(class, "kernel_cmdline") == 0 || strcmp(class, "grub_kernel_command") == 0 ||
@@ -854,7 +870,8 @@ static int add_to_rule(struct add_ctx *c, json_object *rule, const char *path, c
                 if (strcmp(class, "kernel_cmdline") == 0 && e->cmdline && e->kernel_path)
                         r = asprintf(&s, "%s %s", e->kernel_path, e->cmdline) < 0 ? -ENOMEM : 0;
                 else if (is_linux && e->cmdline && e->kernel_path)
-                        r = asprintf(&s, "%.*s %s %s", (int)strcspn(str, " "), str, e->kernel_path, e->cmdline) < 0
+                        r = asprintf(&s, "%.*s %s %s", (int)strcspn(str, " "), str, e->kernel_path,
+                                     e->cmdline) < 0
                                     ? -ENOMEM
                                     : 0;
                 else if (strcmp(class, "grub_initrd_command") == 0 && e->n_initrd > 0 && e->initrd_path[0]) {
@@ -947,9 +964,10 @@ int policy_add_boot_entry(json_object *doc, const struct policy_boot_entry *e, j
 
         if (!added)
                 return cvm_error_set(err, -ENOMEM, "out of memory");
-        if (json_object_get_type(doc) != json_type_object || !json_object_object_get_ex(doc, "pcrs", &pcrs) ||
-            json_object_get_type(pcrs) != json_type_object)
-                return cvm_error_set(err, -ENOENT, "$.pcrs: the policy has no event rules to add digests to");
+        if (json_object_get_type(doc) != json_type_object ||
+            !json_object_object_get_ex(doc, "pcrs", &pcrs) || json_object_get_type(pcrs) != json_type_object)
+                return cvm_error_set(err, -ENOENT,
+                                     "$.pcrs: the policy has no event rules to add digests to");
         if (e->kernel) {
                 r = pe_parse(e->kernel, e->kernel_size, &c.pe, err);
                 if (r < 0)
@@ -976,7 +994,8 @@ int policy_add_boot_entry(json_object *doc, const struct policy_boot_entry *e, j
                                     json_object_get_type(events) == json_type_array) {
                                         size_t s3 = jpath_push_key(&p, "events");
 
-                                        for (size_t i = 0; r >= 0 && i < json_object_array_length(events); i++) {
+                                        for (size_t i = 0; r >= 0 && i < json_object_array_length(events);
+                                             i++) {
                                                 size_t s4 = jpath_push_index(&p, i);
                                                 json_object *rule = json_object_array_get_idx(events, i);
 
@@ -996,10 +1015,11 @@ int policy_add_boot_entry(json_object *doc, const struct policy_boot_entry *e, j
         if (r < 0)
                 return cvm_error_set(err, r, "cannot compute the digests: %s", strerror(-r));
         if (c.n_added == 0)
-                return cvm_error_set(err, -ENOENT,
-                                     "no rule of the policy takes a digest of what was given (no rule of class "
-                                     "kernel, initrd, kernel_cmdline, grub_kernel_command, grub_initrd_command "
-                                     "or uki_section matches), or every digest is already allowed");
+                return cvm_error_set(
+                        err, -ENOENT,
+                        "no rule of the policy takes a digest of what was given (no rule of class "
+                        "kernel, initrd, kernel_cmdline, grub_kernel_command, grub_initrd_command "
+                        "or uki_section matches), or every digest is already allowed");
         if (ret_added)
                 *ret_added = TAKE_PTR(added);
         return 0;

@@ -18,9 +18,12 @@
 const char *policy_ima_verdict_to_string(enum policy_ima_verdict v)
 {
         static const char *const names[] = {
-                [POLICY_IMA_ALLOWED] = "allowed",         [POLICY_IMA_EXCLUDED] = "excluded",
-                [POLICY_IMA_UNKNOWN] = "unknown",         [POLICY_IMA_WRONG_DIGEST] = "wrong_digest",
-                [POLICY_IMA_BAD_SIGNATURE] = "bad_signature", [POLICY_IMA_VIOLATION] = "violation",
+                [POLICY_IMA_ALLOWED] = "allowed",
+                [POLICY_IMA_EXCLUDED] = "excluded",
+                [POLICY_IMA_UNKNOWN] = "unknown",
+                [POLICY_IMA_WRONG_DIGEST] = "wrong_digest",
+                [POLICY_IMA_BAD_SIGNATURE] = "bad_signature",
+                [POLICY_IMA_VIOLATION] = "violation",
                 [POLICY_IMA_INVALID] = "invalid",
         };
         return v < ELEMENTSOF(names) ? names[v] : "unknown";
@@ -54,9 +57,9 @@ static const char *kernel_hash_algo_name(uint8_t algo)
 }
 
 enum sig_outcome {
-        SIG_NONE,     /* no signature, or none by a policy key */
+        SIG_NONE, /* no signature, or none by a policy key */
         SIG_VALID,
-        SIG_INVALID,  /* a policy key's id, but the signature does not verify */
+        SIG_INVALID, /* a policy key's id, but the signature does not verify */
 };
 
 static enum sig_outcome verify_signature(const struct ima_policy *ima, const struct ima_entry *e,
@@ -92,7 +95,8 @@ static enum sig_outcome verify_signature(const struct ima_policy *ima, const str
 
         if (sig[1] == 2) {
                 /* v2 signs the file digest itself. */
-                if (e->digest_size != (size_t)EVP_MD_get_size(md) || e->digest_size > sizeof(signed_digest)) {
+                if (e->digest_size != (size_t)EVP_MD_get_size(md) ||
+                    e->digest_size > sizeof(signed_digest)) {
                         EVP_MD_free(md);
                         return SIG_INVALID;
                 }
@@ -125,7 +129,8 @@ static enum sig_outcome verify_signature(const struct ima_policy *ima, const str
                                 (void)EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING);
                         if (EVP_PKEY_get_base_id((*ret_key)->pkey) != EVP_PKEY_EC)
                                 (void)EVP_PKEY_CTX_set_signature_md(ctx, md);
-                        ok = EVP_PKEY_verify(ctx, sig + IMA_SIG_HDR_SIZE, sig_len, signed_digest, signed_len) == 1;
+                        ok = EVP_PKEY_verify(ctx, sig + IMA_SIG_HDR_SIZE, sig_len, signed_digest,
+                                             signed_len) == 1;
                 }
                 EVP_MD_free(md);
                 return ok ? SIG_VALID : SIG_INVALID;
@@ -145,8 +150,8 @@ static void set(struct policy_ima_result *ret, enum policy_ima_verdict v, bool o
         va_end(ap);
 }
 
-int policy_ima_appraise_entry(const struct policy *p, const struct ima_entry *e, struct policy_ima_result *ret,
-                              struct cvm_error *err)
+int policy_ima_appraise_entry(const struct policy *p, const struct ima_entry *e,
+                              struct policy_ima_result *ret, struct cvm_error *err)
 {
         const struct ima_policy *ima = &p->ima;
         const char *path = e->path ? e->path : "";
@@ -160,19 +165,21 @@ int policy_ima_appraise_entry(const struct policy *p, const struct ima_entry *e,
                 return cvm_error_set(err, -ENOENT, "the policy has no \"ima\" part");
         if (e->violation) {
                 set(ret, POLICY_IMA_VIOLATION, ima->allow_violations,
-                    "IMA entry %" PRIu64 " %s: measurement violation (a file was changed while open or measured "
+                    "IMA entry %" PRIu64
+                    " %s: measurement violation (a file was changed while open or measured "
                     "while open for writing)%s",
                     e->number, path, ima->allow_violations ? ", tolerated by $.ima.allow_violations" : "");
                 return 0;
         }
         if (!e->template_hash_valid) {
                 set(ret, POLICY_IMA_INVALID, false,
-                    "IMA entry %" PRIu64 " %s: the template hash does not match the template data", e->number, path);
+                    "IMA entry %" PRIu64 " %s: the template hash does not match the template data",
+                    e->number, path);
                 return 0;
         }
         if (e->path && policy_ima_is_excluded(ima, e->path)) {
-                set(ret, POLICY_IMA_EXCLUDED, true, "IMA entry %" PRIu64 " %s: excluded by $.ima.exclude", e->number,
-                    path);
+                set(ret, POLICY_IMA_EXCLUDED, true, "IMA entry %" PRIu64 " %s: excluded by $.ima.exclude",
+                    e->number, path);
                 return 0;
         }
         if (e->digest) {
@@ -184,40 +191,45 @@ int policy_ima_appraise_entry(const struct policy *p, const struct ima_entry *e,
         if (pinned) {
                 for (size_t i = 0; digest && i < n_pinned; i++)
                         if (strcmp(pinned[i].digest, digest) == 0) {
-                                set(ret, POLICY_IMA_ALLOWED, true, "IMA entry %" PRIu64 " %s: %s allowed for this path",
-                                    e->number, path, digest);
+                                set(ret, POLICY_IMA_ALLOWED, true,
+                                    "IMA entry %" PRIu64 " %s: %s allowed for this path", e->number, path,
+                                    digest);
                                 return 0;
                         }
                 set(ret, POLICY_IMA_WRONG_DIGEST, false,
-                    "IMA entry %" PRIu64 " %s: digest %s is not allowed for this path; allowed: %s%s", e->number, path,
-                    digest ? digest : "(none)", pinned[0].digest, n_pinned > 1 ? " and others" : "");
+                    "IMA entry %" PRIu64 " %s: digest %s is not allowed for this path; allowed: %s%s",
+                    e->number, path, digest ? digest : "(none)", pinned[0].digest,
+                    n_pinned > 1 ? " and others" : "");
                 return 0;
         }
         if (e->path && strcmp(e->path, "boot_aggregate") == 0) {
                 set(ret, POLICY_IMA_ALLOWED, true,
-                    "IMA entry %" PRIu64 " boot_aggregate: allowed (the boot PCRs are appraised by the event log "
+                    "IMA entry %" PRIu64
+                    " boot_aggregate: allowed (the boot PCRs are appraised by the event log "
                     "rules)",
                     e->number);
                 return 0;
         }
         if (digest && policy_ima_digest_allowed(ima, digest)) {
-                set(ret, POLICY_IMA_ALLOWED, true, "IMA entry %" PRIu64 " %s: %s allowed by $.ima.digests", e->number,
-                    path, digest);
+                set(ret, POLICY_IMA_ALLOWED, true, "IMA entry %" PRIu64 " %s: %s allowed by $.ima.digests",
+                    e->number, path, digest);
                 return 0;
         }
         sig = verify_signature(ima, e, &key);
         if (sig == SIG_VALID) {
-                set(ret, POLICY_IMA_ALLOWED, true, "IMA entry %" PRIu64 " %s: signed by %s", e->number, path, key->path);
+                set(ret, POLICY_IMA_ALLOWED, true, "IMA entry %" PRIu64 " %s: signed by %s", e->number, path,
+                    key->path);
                 return 0;
         }
         if (sig == SIG_INVALID) {
                 set(ret, POLICY_IMA_BAD_SIGNATURE, false,
-                    "IMA entry %" PRIu64 " %s: the signature by %s does not verify over %s", e->number, path, key->path,
-                    digest ? digest : "the digest");
+                    "IMA entry %" PRIu64 " %s: the signature by %s does not verify over %s", e->number, path,
+                    key->path, digest ? digest : "the digest");
                 return 0;
         }
         set(ret, POLICY_IMA_UNKNOWN, false,
-            "IMA entry %" PRIu64 " %s: %s is not in the policy (no path entry, no allowed digest%s)", e->number, path,
-            digest ? digest : "an entry without a file digest", e->sig ? ", no signature by a policy key" : "");
+            "IMA entry %" PRIu64 " %s: %s is not in the policy (no path entry, no allowed digest%s)",
+            e->number, path, digest ? digest : "an entry without a file digest",
+            e->sig ? ", no signature by a policy key" : "");
         return 0;
 }

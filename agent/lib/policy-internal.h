@@ -70,8 +70,8 @@ struct snp_policy {
 };
 
 struct ima_pair {
-        const char *path;   /* borrowed */
-        char *digest;       /* "sha256:hex", lowercase */
+        const char *path; /* borrowed */
+        char *digest;     /* "sha256:hex", lowercase */
 };
 
 struct ima_key {

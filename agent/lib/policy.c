@@ -15,7 +15,7 @@
 #include "util.h"
 
 const char *const policy_tcb_names[_TCB_MAX] = {
-        [TCB_BOOTLOADER] = "bootloader", [TCB_TEE] = "tee",   [TCB_SNP] = "snp",
+        [TCB_BOOTLOADER] = "bootloader", [TCB_TEE] = "tee", [TCB_SNP] = "snp",
         [TCB_MICROCODE] = "microcode",   [TCB_FMC] = "fmc",
 };
 
@@ -114,7 +114,8 @@ static const char *json_type_word(json_object *o)
         return "something else";
 }
 
-static int bad(struct cvm_error *err, const struct jpath *p, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bad(struct cvm_error *err, const struct jpath *p, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 static int bad(struct cvm_error *err, const struct jpath *p, const char *fmt, ...)
 {
         char msg[CVM_ERROR_MAX];
@@ -129,8 +130,9 @@ static int bad(struct cvm_error *err, const struct jpath *p, const char *fmt, ..
 static int expect(json_object *o, json_type t, const struct jpath *p, struct cvm_error *err)
 {
         static const char *const words[] = {
-                [json_type_null] = "null",        [json_type_boolean] = "a boolean", [json_type_double] = "a number",
-                [json_type_int] = "an integer",   [json_type_object] = "an object",  [json_type_array] = "an array",
+                [json_type_null] = "null",        [json_type_boolean] = "a boolean",
+                [json_type_double] = "a number",  [json_type_int] = "an integer",
+                [json_type_object] = "an object", [json_type_array] = "an array",
                 [json_type_string] = "a string",
         };
 
@@ -179,7 +181,8 @@ static const char *annotation(json_object *o, const char *key)
         return json_object_get_string(v);
 }
 
-static int get_bool(json_object *o, const char *key, bool def, bool *ret, struct jpath *p, struct cvm_error *err)
+static int get_bool(json_object *o, const char *key, bool def, bool *ret, struct jpath *p,
+                    struct cvm_error *err)
 {
         json_object *v;
         size_t s;
@@ -289,7 +292,8 @@ static int get_hexlist(json_object *o, const char *key, size_t size, struct hexl
         s = jpath_push_key(p, key);
         r = expect(v, json_type_array, p, err);
         if (r >= 0 && json_object_array_length(v) == 0)
-                r = bad(err, p, "empty list (nothing would be allowed; remove the member to allow anything)");
+                r = bad(err, p,
+                        "empty list (nothing would be allowed; remove the member to allow anything)");
         for (size_t i = 0; r >= 0 && i < json_object_array_length(v); i++) {
                 size_t s2 = jpath_push_index(p, i);
                 uint8_t d[HASH_MAX_SIZE > 64 ? HASH_MAX_SIZE : 64];
@@ -312,16 +316,45 @@ static int get_hexlist(json_object *o, const char *key, size_t size, struct hexl
 /* --- event types ----------------------------------------------------------------------------- */
 
 static const uint32_t known_types[] = {
-        EV_PREBOOT_CERT, EV_POST_CODE, EV_UNUSED, EV_NO_ACTION, EV_SEPARATOR, EV_ACTION, EV_EVENT_TAG,
-        EV_S_CRTM_CONTENTS, EV_S_CRTM_VERSION, EV_CPU_MICROCODE, EV_PLATFORM_CONFIG_FLAGS,
-        EV_TABLE_OF_DEVICES, EV_COMPACT_HASH, EV_IPL, EV_IPL_PARTITION_DATA, EV_NONHOST_CODE,
-        EV_NONHOST_CONFIG, EV_NONHOST_INFO, EV_OMIT_BOOT_DEVICE_EVENTS, EV_POST_CODE2,
-        EV_EFI_VARIABLE_DRIVER_CONFIG, EV_EFI_VARIABLE_BOOT, EV_EFI_BOOT_SERVICES_APPLICATION,
-        EV_EFI_BOOT_SERVICES_DRIVER, EV_EFI_RUNTIME_SERVICES_DRIVER, EV_EFI_GPT_EVENT, EV_EFI_ACTION,
-        EV_EFI_PLATFORM_FIRMWARE_BLOB, EV_EFI_HANDOFF_TABLES, EV_EFI_PLATFORM_FIRMWARE_BLOB2,
-        EV_EFI_HANDOFF_TABLES2, EV_EFI_VARIABLE_BOOT2, EV_EFI_GPT_EVENT2, EV_EFI_HCRTM_EVENT,
-        EV_EFI_VARIABLE_AUTHORITY, EV_EFI_SPDM_FIRMWARE_BLOB, EV_EFI_SPDM_FIRMWARE_CONFIG,
-        EV_EFI_SPDM_DEVICE_POLICY, EV_EFI_SPDM_DEVICE_AUTHORITY,
+        EV_PREBOOT_CERT,
+        EV_POST_CODE,
+        EV_UNUSED,
+        EV_NO_ACTION,
+        EV_SEPARATOR,
+        EV_ACTION,
+        EV_EVENT_TAG,
+        EV_S_CRTM_CONTENTS,
+        EV_S_CRTM_VERSION,
+        EV_CPU_MICROCODE,
+        EV_PLATFORM_CONFIG_FLAGS,
+        EV_TABLE_OF_DEVICES,
+        EV_COMPACT_HASH,
+        EV_IPL,
+        EV_IPL_PARTITION_DATA,
+        EV_NONHOST_CODE,
+        EV_NONHOST_CONFIG,
+        EV_NONHOST_INFO,
+        EV_OMIT_BOOT_DEVICE_EVENTS,
+        EV_POST_CODE2,
+        EV_EFI_VARIABLE_DRIVER_CONFIG,
+        EV_EFI_VARIABLE_BOOT,
+        EV_EFI_BOOT_SERVICES_APPLICATION,
+        EV_EFI_BOOT_SERVICES_DRIVER,
+        EV_EFI_RUNTIME_SERVICES_DRIVER,
+        EV_EFI_GPT_EVENT,
+        EV_EFI_ACTION,
+        EV_EFI_PLATFORM_FIRMWARE_BLOB,
+        EV_EFI_HANDOFF_TABLES,
+        EV_EFI_PLATFORM_FIRMWARE_BLOB2,
+        EV_EFI_HANDOFF_TABLES2,
+        EV_EFI_VARIABLE_BOOT2,
+        EV_EFI_GPT_EVENT2,
+        EV_EFI_HCRTM_EVENT,
+        EV_EFI_VARIABLE_AUTHORITY,
+        EV_EFI_SPDM_FIRMWARE_BLOB,
+        EV_EFI_SPDM_FIRMWARE_CONFIG,
+        EV_EFI_SPDM_DEVICE_POLICY,
+        EV_EFI_SPDM_DEVICE_AUTHORITY,
 };
 
 int policy_event_type_from_name(const char *s, uint32_t *ret)
@@ -352,16 +385,34 @@ int policy_event_type_from_name(const char *s, uint32_t *ret)
 /* --- event rules ----------------------------------------------------------------------------- */
 
 static const char *const rule_classes[] = {
-        "firmware", "separator", "efi_action", "secureboot_variable", "secureboot_authority", "boot_variable",
-        "boot_application", "kernel", "initrd", "kernel_cmdline", "grub_command", "grub_kernel_command",
-        "grub_initrd_command", "grub_file", "load_options", "uki_section", "mok", "gpt", "other", NULL,
+        "firmware",
+        "separator",
+        "efi_action",
+        "secureboot_variable",
+        "secureboot_authority",
+        "boot_variable",
+        "boot_application",
+        "kernel",
+        "initrd",
+        "kernel_cmdline",
+        "grub_command",
+        "grub_kernel_command",
+        "grub_initrd_command",
+        "grub_file",
+        "load_options",
+        "uki_section",
+        "mok",
+        "gpt",
+        "other",
+        NULL,
 };
 
 static int parse_rule(json_object *o, const struct hash_alg *alg, struct rule *ret, size_t *budget,
                       struct jpath *p, struct cvm_error *err)
 {
         static const char *const members[] = {
-                "type", "digest", "digests", "data_prefix", "optional", "repeat", "class", "string", "section", NULL,
+                "type",   "digest", "digests", "data_prefix", "optional",
+                "repeat", "class",  "string",  "section",     NULL,
         };
         json_object *v;
         size_t s;
@@ -516,8 +567,8 @@ static int parse_pcr(json_object *o, const struct hash_alg *alg, struct pcr_poli
                         return r;
                 n = json_object_array_length(events);
                 if (n > POLICY_MAX_RULES - *n_rules)
-                        return cvm_error_set(err, -E2BIG, "%s: more than %u event rules in the policy", p->buf,
-                                             POLICY_MAX_RULES);
+                        return cvm_error_set(err, -E2BIG, "%s: more than %u event rules in the policy",
+                                             p->buf, POLICY_MAX_RULES);
                 *n_rules += n;
                 ret->has_events = true;
                 ret->rules = calloc(n ? n : 1, sizeof(*ret->rules));
@@ -527,7 +578,8 @@ static int parse_pcr(json_object *o, const struct hash_alg *alg, struct pcr_poli
                         size_t s2 = jpath_push_index(p, i);
 
                         ret->n_rules = i + 1;
-                        r = parse_rule(json_object_array_get_idx(events, i), alg, &ret->rules[i], budget, p, err);
+                        r = parse_rule(json_object_array_get_idx(events, i), alg, &ret->rules[i], budget, p,
+                                       err);
                         jpath_pop(p, s2);
                         if (r < 0)
                                 return r;
@@ -539,7 +591,8 @@ static int parse_pcr(json_object *o, const struct hash_alg *alg, struct pcr_poli
         return 0;
 }
 
-static int parse_pcrs(struct policy *pol, json_object *o, size_t *budget, struct jpath *p, struct cvm_error *err)
+static int parse_pcrs(struct policy *pol, json_object *o, size_t *budget, struct jpath *p,
+                      struct cvm_error *err)
 {
         size_t n_rules = 0;
         int r;
@@ -602,7 +655,8 @@ static int parse_pcrs(struct policy *pol, json_object *o, size_t *budget, struct
 
 static int parse_eventlog_section(struct policy *pol, json_object *o, struct jpath *p, struct cvm_error *err)
 {
-        static const char *const members[] = {"require_secure_boot", "allow_data_mismatch", "startup_locality", NULL};
+        static const char *const members[] = {"require_secure_boot", "allow_data_mismatch",
+                                              "startup_locality", NULL};
         int64_t loc;
         int r;
 
@@ -676,12 +730,26 @@ static int parse_u64_hex(json_object *o, const char *key, bool *has, uint64_t *r
         return r;
 }
 
-static int parse_snp(struct snp_policy *snp, json_object *o, size_t *budget, struct jpath *p, struct cvm_error *err)
+static int parse_snp(struct snp_policy *snp, json_object *o, size_t *budget, struct jpath *p,
+                     struct cvm_error *err)
 {
         static const char *const members[] = {
-                "measurements", "id_key_digests", "author_key_digests", "family_ids", "image_ids", "host_data",
-                "min_tcb", "min_launch_tcb", "allow_debug", "allow_migration_agent", "vmpl", "min_guest_svn",
-                "policy_mask", "policy_value", "signing_keys", NULL,
+                "measurements",
+                "id_key_digests",
+                "author_key_digests",
+                "family_ids",
+                "image_ids",
+                "host_data",
+                "min_tcb",
+                "min_launch_tcb",
+                "allow_debug",
+                "allow_migration_agent",
+                "vmpl",
+                "min_guest_svn",
+                "policy_mask",
+                "policy_value",
+                "signing_keys",
+                NULL,
         };
         bool has_value = false;
         json_object *v;
@@ -857,8 +925,8 @@ static int ima_key_load(struct ima_key *k, json_object *o, struct jpath *p, stru
 
                 k->pkey = X509_get_pubkey(cert);
                 if (skid && ASN1_STRING_length(skid) >= 4)
-                        memcpy(k->keyids[k->n_keyids++], ASN1_STRING_get0_data(skid) + ASN1_STRING_length(skid) - 4,
-                               4);
+                        memcpy(k->keyids[k->n_keyids++],
+                               ASN1_STRING_get0_data(skid) + ASN1_STRING_length(skid) - 4, 4);
         } else {
                 (void)BIO_reset(bio);
                 k->pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
@@ -894,9 +962,11 @@ static int ima_key_load(struct ima_key *k, json_object *o, struct jpath *p, stru
         return 0;
 }
 
-static int parse_ima(struct ima_policy *ima, json_object *o, size_t *budget, struct jpath *p, struct cvm_error *err)
+static int parse_ima(struct ima_policy *ima, json_object *o, size_t *budget, struct jpath *p,
+                     struct cvm_error *err)
 {
-        static const char *const members[] = {"files", "digests", "exclude", "keys", "allow_violations", NULL};
+        static const char *const members[] = {"files", "digests",          "exclude",
+                                              "keys",  "allow_violations", NULL};
         json_object *v;
         size_t s;
         int r;
@@ -926,8 +996,9 @@ static int parse_ima(struct ima_policy *ima, json_object *o, size_t *budget, str
                                 size_t s3 = jpath_push_index(p, i);
 
                                 if (*budget == 0)
-                                        r = cvm_error_set(err, -E2BIG, "%s: more than %u digests in the policy",
-                                                          p->buf, POLICY_MAX_DIGESTS);
+                                        r = cvm_error_set(err, -E2BIG,
+                                                          "%s: more than %u digests in the policy", p->buf,
+                                                          POLICY_MAX_DIGESTS);
                                 else if (ima->n_files == cap) {
                                         struct ima_pair *n;
 
@@ -1135,7 +1206,8 @@ static int check_depth(json_object *o, int depth, struct jpath *p, struct cvm_er
 
 int policy_from_json(json_object *doc, struct policy **ret, struct cvm_error *err)
 {
-        static const char *const members[] = {"version", "generated", "eventlog", "pcrs", "snp", "ima", NULL};
+        static const char *const members[] = {"version", "generated", "eventlog", "pcrs",
+                                              "snp",     "ima",       NULL};
         _cleanup_(policy_freep) struct policy *pol = NULL;
         size_t budget = POLICY_MAX_DIGESTS;
         struct jpath p;
@@ -1161,14 +1233,15 @@ int policy_from_json(json_object *doc, struct policy **ret, struct cvm_error *er
         if (r < 0)
                 return r;
         if (!json_object_object_get_ex(doc, "version", &v))
-                return bad(err, &p, "missing member \"version\" (this format is version %d)", POLICY_VERSION);
+                return bad(err, &p, "missing member \"version\" (this format is version %d)",
+                           POLICY_VERSION);
         r = get_uint(doc, "version", INT32_MAX, &version, &p, err);
         if (r < 0)
                 return r;
         if (version != POLICY_VERSION) {
                 jpath_push_key(&p, "version");
-                return cvm_error_set(err, -EOPNOTSUPP, "%s: version %" PRId64 " is not supported (only %d)", p.buf,
-                                     version, POLICY_VERSION);
+                return cvm_error_set(err, -EOPNOTSUPP, "%s: version %" PRId64 " is not supported (only %d)",
+                                     p.buf, version, POLICY_VERSION);
         }
         if (json_object_object_get_ex(doc, "generated", &v)) {
                 size_t s = jpath_push_key(&p, "generated");
@@ -1211,7 +1284,8 @@ int policy_from_json(json_object *doc, struct policy **ret, struct cvm_error *er
                         return r;
         }
         if (!policy_has_eventlog(pol) && !pol->snp.present && !pol->ima.present)
-                return bad(err, &p, "the policy constrains nothing (no \"pcrs\", \"eventlog\", \"snp\" or \"ima\")");
+                return bad(err, &p,
+                           "the policy constrains nothing (no \"pcrs\", \"eventlog\", \"snp\" or \"ima\")");
         *ret = TAKE_PTR(pol);
         return 0;
 }
@@ -1248,7 +1322,8 @@ int policy_parse(const char *text, size_t len, struct policy **ret, struct cvm_e
         }
         if (!doc || jerr != json_tokener_success) {
                 if (jerr == json_tokener_continue)
-                        return cvm_error_set(err, -EBADMSG, "$: JSON syntax error: the document is truncated");
+                        return cvm_error_set(err, -EBADMSG,
+                                             "$: JSON syntax error: the document is truncated");
                 for (size_t i = 0; i < off && i < len; i++) {
                         if (text[i] == '\n') {
                                 line++;
@@ -1256,8 +1331,8 @@ int policy_parse(const char *text, size_t len, struct policy **ret, struct cvm_e
                         } else
                                 col++;
                 }
-                return cvm_error_set(err, -EBADMSG, "$: JSON syntax error at line %zu, column %zu: %s", line, col,
-                                     json_tokener_error_desc(jerr));
+                return cvm_error_set(err, -EBADMSG, "$: JSON syntax error at line %zu, column %zu: %s", line,
+                                     col, json_tokener_error_desc(jerr));
         }
         return policy_from_json(doc, ret, err);
 }

@@ -35,11 +35,11 @@
 #include "ima.h"
 #include "snp.h"
 
-#define POLICY_VERSION       1
-#define POLICY_MAX_SIZE      (16u << 20) /* bytes of policy JSON */
-#define POLICY_MAX_RULES     65536u      /* event rules over all PCRs and banks */
-#define POLICY_MAX_DIGESTS   (1u << 20)  /* digests over all rules, IMA entries included */
-#define POLICY_MAX_DEPTH     16          /* JSON nesting */
+#define POLICY_VERSION     1
+#define POLICY_MAX_SIZE    (16u << 20) /* bytes of policy JSON */
+#define POLICY_MAX_RULES   65536u      /* event rules over all PCRs and banks */
+#define POLICY_MAX_DIGESTS (1u << 20)  /* digests over all rules, IMA entries included */
+#define POLICY_MAX_DEPTH   16          /* JSON nesting */
 
 struct policy;
 
@@ -130,7 +130,7 @@ struct policy_result {
         size_t n_mismatches;
         struct policy_mismatch *mismatches;
         size_t n_notes;
-        char **notes;      /* things not checked or tolerated, e.g. "PCR 10 is not covered" */
+        char **notes;         /* things not checked or tolerated, e.g. "PCR 10 is not covered" */
         json_object *summary; /* {"eventlog": {"banks": {"sha256": [pcrs]}, "events": n}, "snp": bool,
                                  "ima": {"entries": n, ...}} */
 };
@@ -202,8 +202,8 @@ struct policy_ima_result {
  * unless the policy lists digests for it.
  * Return: 0 (verdict in @ret); -ENOENT when the policy has no "ima" part; -ENOMEM.
  */
-int policy_ima_appraise_entry(const struct policy *p, const struct ima_entry *e, struct policy_ima_result *ret,
-                              struct cvm_error *err);
+int policy_ima_appraise_entry(const struct policy *p, const struct ima_entry *e,
+                              struct policy_ima_result *ret, struct cvm_error *err);
 
 /* --- generation ------------------------------------------------------------------------------ */
 
@@ -211,10 +211,10 @@ struct policy_generate_options {
         /* Banks to emit event rules for; none set: sha256 when the log has it, else its first bank. */
         const struct hash_alg *banks[EVENTLOG_MAX_BANKS];
         size_t n_banks;
-        uint32_t pcr_mask;   /* PCRs to cover; 0: every PCR the log extends */
-        bool pcr_values;     /* also pin the replayed PCR values */
+        uint32_t pcr_mask; /* PCRs to cover; 0: every PCR the log extends */
+        bool pcr_values;   /* also pin the replayed PCR values */
         const char *source_eventlog, *source_report, *source_ima; /* names for "generated" */
-        const char *generator;  /* e.g. "cvm-agent 0.1.0" */
+        const char *generator;                                    /* e.g. "cvm-agent 0.1.0" */
         const char *created_at; /* RFC 3339; NULL: omitted (reproducible output) */
 };
 
@@ -240,7 +240,8 @@ struct policy_boot_entry {
         const uint8_t *kernel;
         size_t kernel_size;
         bool is_uki;
-        const char *kernel_path; /* the path the bootloader names it by, e.g. "/boot/vmlinuz-6.1.0-18-amd64" */
+        const char
+                *kernel_path; /* the path the bootloader names it by, e.g. "/boot/vmlinuz-6.1.0-18-amd64" */
         const uint8_t *initrd[POLICY_BOOT_MAX_FILES];
         size_t initrd_size[POLICY_BOOT_MAX_FILES];
         const char *initrd_path[POLICY_BOOT_MAX_FILES];

@@ -48,34 +48,43 @@ static void test_parse_errors(void **state)
         expect_parse_error("{\"version\": 1} x", -EBADMSG, "line 1, column 16");
         expect_parse_error("[]", -EBADMSG, "$: expected an object, found an array");
         expect_parse_error("{}", -EBADMSG, "$: missing member \"version\"");
-        expect_parse_error("{\"version\": 2, \"snp\": {}}", -EOPNOTSUPP, "$.version: version 2 is not supported");
+        expect_parse_error("{\"version\": 2, \"snp\": {}}", -EOPNOTSUPP,
+                           "$.version: version 2 is not supported");
         expect_parse_error("{\"version\": 1}", -EBADMSG, "constrains nothing");
         expect_parse_error("{\"version\": 1, \"snpp\": {}}", -EBADMSG, "$.snpp: unknown member");
-        expect_parse_error("{\"version\": 1, \"pcrs\": {\"sha256\": {\"7\": {\"events\": [{\"type\": \"EV_SEPARATOR\", "
-                           "\"digest\": \"" D64 "\"}, {\"type\": \"EV_SEPARATOR\", \"digests\": [\"" D64
-                           "\"]}, {\"type\": \"EV_SEPARATOR\", \"digest\": \"" D64 "\"}, {\"type\": \"EV_IPL\", "
-                           "\"digest\": \"abc\"}]}}}}",
-                           -EBADMSG, "$.pcrs.sha256[\"7\"].events[3].digest: not a hex string of 64 digits");
-        expect_parse_error("{\"version\": 1, \"pcrs\": {\"sha256\": {\"7\": {\"events\": [{\"type\": \"EV_FOO\", "
-                           "\"digest\": \"" D64 "\"}]}}}}",
-                           -EBADMSG, "$.pcrs.sha256[\"7\"].events[0].type: unknown event type \"EV_FOO\"");
-        expect_parse_error("{\"version\": 1, \"pcrs\": {\"sha256\": {\"24\": {\"values\": [\"" D64 "\"]}}}}", -EBADMSG,
-                           "$.pcrs.sha256[\"24\"]: not a PCR index 0..23");
-        expect_parse_error("{\"version\": 1, \"pcrs\": {\"sha255\": {}}}", -EBADMSG, "$.pcrs.sha255: unknown PCR bank");
-        expect_parse_error("{\"version\": 1, \"pcrs\": {\"sha256\": {\"4\": {\"events\": [{\"type\": \"EV_IPL\"}]}}}}",
-                           -EBADMSG, "$.pcrs.sha256[\"4\"].events[0]: a rule needs");
-        expect_parse_error("{\"version\": 1, \"pcrs\": {\"sha256\": {\"4\": {\"events\": [{\"type\": \"EV_IPL\", "
-                           "\"digests\": []}]}}}}",
-                           -EBADMSG, "$.pcrs.sha256[\"4\"].events[0].digests: empty list");
-        expect_parse_error("{\"version\": 1, \"pcrs\": {\"sha256\": {\"4\": {\"events\": [{\"type\": \"EV_IPL\", "
-                           "\"digest\": \"" D64 "\", \"optional\": 1}]}}}}",
-                           -EBADMSG, "$.pcrs.sha256[\"4\"].events[0].optional: expected a boolean, found an integer");
-        expect_parse_error("{\"version\": 1, \"pcrs\": {\"sha256\": {\"4\": {\"events\": [{\"type\": \"EV_IPL\", "
-                           "\"digest\": \"" D64 "\", \"class\": \"kernal\"}]}}}}",
-                           -EBADMSG, "$.pcrs.sha256[\"4\"].events[0].class: unknown class \"kernal\"");
-        expect_parse_error("{\"version\": 1, \"pcrs\": {\"sha256\": {\"4\": {\"order\": \"random\", \"values\": [\"" D64
-                           "\"]}}}}",
-                           -EBADMSG, "$.pcrs.sha256[\"4\"].order: must be \"sequence\" or \"any\"");
+        expect_parse_error(
+                "{\"version\": 1, \"pcrs\": {\"sha256\": {\"7\": {\"events\": [{\"type\": \"EV_SEPARATOR\", "
+                "\"digest\": \"" D64 "\"}, {\"type\": \"EV_SEPARATOR\", \"digests\": [\"" D64
+                "\"]}, {\"type\": \"EV_SEPARATOR\", \"digest\": \"" D64 "\"}, {\"type\": \"EV_IPL\", "
+                "\"digest\": \"abc\"}]}}}}",
+                -EBADMSG, "$.pcrs.sha256[\"7\"].events[3].digest: not a hex string of 64 digits");
+        expect_parse_error(
+                "{\"version\": 1, \"pcrs\": {\"sha256\": {\"7\": {\"events\": [{\"type\": \"EV_FOO\", "
+                "\"digest\": \"" D64 "\"}]}}}}",
+                -EBADMSG, "$.pcrs.sha256[\"7\"].events[0].type: unknown event type \"EV_FOO\"");
+        expect_parse_error("{\"version\": 1, \"pcrs\": {\"sha256\": {\"24\": {\"values\": [\"" D64 "\"]}}}}",
+                           -EBADMSG, "$.pcrs.sha256[\"24\"]: not a PCR index 0..23");
+        expect_parse_error("{\"version\": 1, \"pcrs\": {\"sha255\": {}}}", -EBADMSG,
+                           "$.pcrs.sha255: unknown PCR bank");
+        expect_parse_error(
+                "{\"version\": 1, \"pcrs\": {\"sha256\": {\"4\": {\"events\": [{\"type\": \"EV_IPL\"}]}}}}",
+                -EBADMSG, "$.pcrs.sha256[\"4\"].events[0]: a rule needs");
+        expect_parse_error(
+                "{\"version\": 1, \"pcrs\": {\"sha256\": {\"4\": {\"events\": [{\"type\": \"EV_IPL\", "
+                "\"digests\": []}]}}}}",
+                -EBADMSG, "$.pcrs.sha256[\"4\"].events[0].digests: empty list");
+        expect_parse_error(
+                "{\"version\": 1, \"pcrs\": {\"sha256\": {\"4\": {\"events\": [{\"type\": \"EV_IPL\", "
+                "\"digest\": \"" D64 "\", \"optional\": 1}]}}}}",
+                -EBADMSG, "$.pcrs.sha256[\"4\"].events[0].optional: expected a boolean, found an integer");
+        expect_parse_error(
+                "{\"version\": 1, \"pcrs\": {\"sha256\": {\"4\": {\"events\": [{\"type\": \"EV_IPL\", "
+                "\"digest\": \"" D64 "\", \"class\": \"kernal\"}]}}}}",
+                -EBADMSG, "$.pcrs.sha256[\"4\"].events[0].class: unknown class \"kernal\"");
+        expect_parse_error(
+                "{\"version\": 1, \"pcrs\": {\"sha256\": {\"4\": {\"order\": \"random\", \"values\": [\"" D64
+                "\"]}}}}",
+                -EBADMSG, "$.pcrs.sha256[\"4\"].order: must be \"sequence\" or \"any\"");
         expect_parse_error("{\"version\": 1, \"snp\": {\"measurements\": [\"00\"]}}", -EBADMSG,
                            "$.snp.measurements[0]: not a hex string of 96 digits");
         expect_parse_error("{\"version\": 1, \"snp\": {\"min_tcb\": {\"microcode\": 256}}}", -EBADMSG,
@@ -83,34 +92,38 @@ static void test_parse_errors(void **state)
         expect_parse_error("{\"version\": 1, \"snp\": {\"vmpl\": \"0\"}}", -EBADMSG,
                            "$.snp.vmpl: expected an integer, found a string");
         expect_parse_error("{\"version\": 1, \"snp\": {\"policy_mask\": \"0x1\"}}", -EBADMSG, "go together");
-        expect_parse_error("{\"version\": 1, \"snp\": {\"policy_mask\": \"0x1\", \"policy_value\": \"0x3\"}}", -EBADMSG,
-                           "$.snp.policy_value: sets bits outside policy_mask");
+        expect_parse_error(
+                "{\"version\": 1, \"snp\": {\"policy_mask\": \"0x1\", \"policy_value\": \"0x3\"}}", -EBADMSG,
+                "$.snp.policy_value: sets bits outside policy_mask");
         expect_parse_error("{\"version\": 1, \"snp\": {\"signing_keys\": [\"ask\"]}}", -EBADMSG,
                            "$.snp.signing_keys[0]: must be \"vcek\" or \"vlek\"");
-        expect_parse_error("{\"version\": 1, \"ima\": {\"files\": {\"/bin/sh\": [\"sha256:00\"]}}}", -EBADMSG,
-                           "$.ima.files[\"/bin/sh\"][0]: not a digest");
+        expect_parse_error("{\"version\": 1, \"ima\": {\"files\": {\"/bin/sh\": [\"sha256:00\"]}}}",
+                           -EBADMSG, "$.ima.files[\"/bin/sh\"][0]: not a digest");
         expect_parse_error("{\"version\": 1, \"ima\": {\"keys\": [{\"pem\": \"nope\"}]}}", -EBADMSG,
                            "$.ima.keys[0].pem: neither a PEM certificate nor a PEM public key");
-        expect_parse_error("{\"version\": 1, \"ima\": {\"exclude\": [\"\"]}}", -EBADMSG, "$.ima.exclude[0]: empty path");
+        expect_parse_error("{\"version\": 1, \"ima\": {\"exclude\": [\"\"]}}", -EBADMSG,
+                           "$.ima.exclude[0]: empty path");
         expect_parse_error("{\"version\": 1, \"eventlog\": {\"label\": 3}}", -EBADMSG,
                            "$.eventlog.label: expected a string");
         expect_parse_error("{\"version\": 1, \"eventlog\": {\"startup_locality\": 5}}", -EBADMSG,
                            "$.eventlog.startup_locality: 5 is out of range 0..4");
-        expect_parse_error("{\"version\": 1, \"pcrs\": {\"sha256\": {\"4\": {\"events\": [{\"type\": \"EV_NO_ACTION\", "
-                           "\"digest\": \"" D64 "\"}]}}}}",
-                           -EBADMSG, "EV_NO_ACTION events are never extended");
+        expect_parse_error(
+                "{\"version\": 1, \"pcrs\": {\"sha256\": {\"4\": {\"events\": [{\"type\": \"EV_NO_ACTION\", "
+                "\"digest\": \"" D64 "\"}]}}}}",
+                -EBADMSG, "EV_NO_ACTION events are never extended");
         expect_parse_error("{\"version\": 1, \"pcrs\": {\"SHA256\": {}}}", -EBADMSG, "lowercase");
         expect_parse_error("{\"version\": 1, \"pcrs\": {\"sha256\": {\"4\": {}}}}", -EBADMSG,
                            "$.pcrs.sha256[\"4\"]: needs \"events\" or \"values\"");
-        expect_parse_error("{\"version\": 1, \"a\": [[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}", -EBADMSG, "$");
+        expect_parse_error("{\"version\": 1, \"a\": [[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}", -EBADMSG,
+                           "$");
 }
 
 static void test_parse_valid(void **state)
 {
         static const char json[] =
                 "{\"version\": 1, \"description\": \"x\", \"eventlog\": {\"require_secure_boot\": true},"
-                " \"pcrs\": {\"sha256\": {\"7\": {\"label\": \"sb\", \"events\": [{\"type\": \"0x80000001\", \"digest\": \"" D64
-                "\", \"optional\": true, \"repeat\": true}]}}},"
+                " \"pcrs\": {\"sha256\": {\"7\": {\"label\": \"sb\", \"events\": [{\"type\": "
+                "\"0x80000001\", \"digest\": \"" D64 "\", \"optional\": true, \"repeat\": true}]}}},"
                 " \"snp\": {\"vmpl\": 0, \"min_tcb\": {\"snp\": 8}},"
                 " \"ima\": {\"exclude\": [\"/tmp/\"], \"digests\": [\"SHA256:" D64 "\"]}}";
         _cleanup_(policy_freep) struct policy *p = NULL;
@@ -204,8 +217,8 @@ static void test_generated_policies_pass(void **state)
                 read_vector(logs[i], &buf, &size);
                 log = load_log(buf, size);
                 for (size_t b = 0; b < log->n_banks; b++) {
-                        struct policy_generate_options opts = {.banks = {log->banks[b].alg}, .n_banks = 1,
-                                                               .pcr_values = b == 0};
+                        struct policy_generate_options opts = {
+                                .banks = {log->banks[b].alg}, .n_banks = 1, .pcr_values = b == 0};
                         struct policy_evidence ev = {.log = log};
                         _cleanup_(policy_freep) struct policy *p = NULL;
                         _cleanup_(policy_result_freep) struct policy_result *res = NULL;
@@ -282,8 +295,10 @@ static void test_changed_boot_component(void **state)
         assert_string_equal(m->constraint, "$.pcrs.sha256[\"4\"].events[3]");
         assert_non_null(strstr(m->message, "PCR 4 (sha256): event 30 EV_EFI_BOOT_SERVICES_APPLICATION"));
         assert_non_null(strstr(m->message, "\\EFI\\ubuntu\\grubx64.efi"));
-        assert_non_null(strstr(m->message, "5f8cb75acdf8e09e5fc14cc2d6ce0c2288af208976d97309851c661e91ec1e03"));
-        assert_non_null(strstr(m->message, "allowed: 5e8cb75acdf8e09e5fc14cc2d6ce0c2288af208976d97309851c661e91ec1e03"));
+        assert_non_null(
+                strstr(m->message, "5f8cb75acdf8e09e5fc14cc2d6ce0c2288af208976d97309851c661e91ec1e03"));
+        assert_non_null(strstr(m->message,
+                               "allowed: 5e8cb75acdf8e09e5fc14cc2d6ce0c2288af208976d97309851c661e91ec1e03"));
         assert_true(json_object_object_get_ex(m->details, "event", &ev_obj));
         assert_true(json_object_object_get_ex(ev_obj, "number", &v));
         assert_int_equal(json_object_get_int(v), 30);
@@ -318,8 +333,10 @@ static void test_kernel_changed_in_pcr9(void **state)
         res = appraise(p, &ev);
         dump(res);
         assert_int_equal(res->n_mismatches, 1);
-        assert_non_null(strstr(res->mismatches[0].message, "PCR 9 (sha256): event 104 EV_IPL \"/vmlinuz-6.8.0-1010-gcp\""));
-        assert_non_null(strstr(res->mismatches[0].message, "allowed: a6cdd6ff491ff19d4f940fa8123753b7d423421469001b5f81628323a81f287b"));
+        assert_non_null(strstr(res->mismatches[0].message,
+                               "PCR 9 (sha256): event 104 EV_IPL \"/vmlinuz-6.8.0-1010-gcp\""));
+        assert_non_null(strstr(res->mismatches[0].message,
+                               "allowed: a6cdd6ff491ff19d4f940fa8123753b7d423421469001b5f81628323a81f287b"));
 }
 
 static void test_inserted_and_deleted_events(void **state)
@@ -350,7 +367,8 @@ static void test_inserted_and_deleted_events(void **state)
         r1 = appraise(p, &ev);
         dump(r1);
         assert_int_equal(r1->n_mismatches, 1);
-        assert_non_null(strstr(r1->mismatches[0].message, "PCR 4 (sha256): event 31 EV_EFI_BOOT_SERVICES_APPLICATION"));
+        assert_non_null(strstr(r1->mismatches[0].message,
+                               "PCR 4 (sha256): event 31 EV_EFI_BOOT_SERVICES_APPLICATION"));
         assert_non_null(strstr(r1->mismatches[0].message, "expects no further event"));
 
         /* Drop the shim measurement (event 25). */
@@ -365,7 +383,8 @@ static void test_inserted_and_deleted_events(void **state)
         dump(r2);
         assert_int_equal(r2->n_mismatches, 1);
         assert_non_null(strstr(r2->mismatches[0].message, "shimx64.efi"));
-        assert_non_null(strstr(r2->mismatches[0].message, "the log lacks it (1 required measurement missing)"));
+        assert_non_null(
+                strstr(r2->mismatches[0].message, "the log lacks it (1 required measurement missing)"));
         assert_string_equal(r2->mismatches[0].constraint, "$.pcrs.sha256[\"4\"].events[2]");
 }
 
@@ -411,18 +430,23 @@ static void test_values_and_eventlog_options(void **state)
         struct policy_evidence ev = {};
         struct cvm_error err = {};
         size_t size;
-        const char *json = "{\"version\": 1, \"eventlog\": {\"require_secure_boot\": true, \"startup_locality\": 3},"
-                           " \"pcrs\": {\"sha256\": {\"0\": {\"values\": [\"" D64 "\"]}}, \"sha384\": {\"0\": {\"values\": [\"" D64 D64 "\"]}}}}";
+        const char *json =
+                "{\"version\": 1, \"eventlog\": {\"require_secure_boot\": true, \"startup_locality\": 3},"
+                " \"pcrs\": {\"sha256\": {\"0\": {\"values\": [\"" D64
+                "\"]}}, \"sha384\": {\"0\": {\"values\": [\"" D64 D64 "\"]}}}}";
 
         (void)state;
         skip_without_vectors();
         read_vector(UBUNTU_2404, &buf, &size);
         log = load_log(buf, size);
         ev.log = log;
-        assert_int_equal(policy_parse(json, strlen(json), &p, &err), -EBADMSG); /* sha384 value of 64 digits */
-        assert_non_null(strstr(err.message, "$.pcrs.sha384[\"0\"].values[0]: not a hex string of 96 digits"));
+        assert_int_equal(policy_parse(json, strlen(json), &p, &err),
+                         -EBADMSG); /* sha384 value of 64 digits */
+        assert_non_null(
+                strstr(err.message, "$.pcrs.sha384[\"0\"].values[0]: not a hex string of 96 digits"));
         json = "{\"version\": 1, \"eventlog\": {\"require_secure_boot\": true, \"startup_locality\": 3},"
-               " \"pcrs\": {\"sha256\": {\"0\": {\"values\": [\"" D64 "\"]}}, \"sha512\": {\"0\": {\"values\": [\"" D64 D64 "\"]}}}}";
+               " \"pcrs\": {\"sha256\": {\"0\": {\"values\": [\"" D64
+               "\"]}}, \"sha512\": {\"0\": {\"values\": [\"" D64 D64 "\"]}}}}";
         assert_int_equal(policy_parse(json, strlen(json), &p, &err), 0);
         res = appraise(p, &ev);
         dump(res);
@@ -430,8 +454,9 @@ static void test_values_and_eventlog_options(void **state)
         assert_non_null(strstr(res->mismatches[0].message, "SecureBoot = 0"));
         assert_string_equal(res->mismatches[1].constraint, "$.eventlog.startup_locality");
         assert_string_equal(res->mismatches[2].constraint, "$.pcrs.sha256[\"0\"].values");
-        assert_non_null(strstr(res->mismatches[2].message,
-                               "value 50597a27846e91d025eef597abbc89f72bff9af849094db97b0684d8bc4c515e is not allowed"));
+        assert_non_null(strstr(
+                res->mismatches[2].message,
+                "value 50597a27846e91d025eef597abbc89f72bff9af849094db97b0684d8bc4c515e is not allowed"));
         assert_non_null(strstr(res->mismatches[3].message, "no sha512 bank"));
         assert_true(res->n_notes > 0);
 }
@@ -465,7 +490,8 @@ static void test_data_prefix_wildcard(void **state)
                     strcmp(json_object_get_string(v), "kernel_cmdline") == 0) {
                         assert_true(json_object_object_get_ex(rule, "string", &v));
                         assert_string_equal(json_object_get_string(v),
-                                            "/vmlinuz-6.8.0-1010-gcp root=PARTUUID=8270f3c9-b4e4-4345-80ee-5a62db7ebf3f ro "
+                                            "/vmlinuz-6.8.0-1010-gcp "
+                                            "root=PARTUUID=8270f3c9-b4e4-4345-80ee-5a62db7ebf3f ro "
                                             "console=ttyS0,115200 panic=-1");
                 }
         }
@@ -485,8 +511,9 @@ static void test_snp(void **state)
         struct policy_evidence ev = {};
         struct cvm_error err = {};
         size_t size;
-        const char *json = "{\"version\": 1, \"snp\": {\"vmpl\": 1, \"min_tcb\": {\"microcode\": 200, \"fmc\": 1},"
-                           " \"min_guest_svn\": 6, \"signing_keys\": [\"vlek\"], \"allow_migration_agent\": false}}";
+        const char *json =
+                "{\"version\": 1, \"snp\": {\"vmpl\": 1, \"min_tcb\": {\"microcode\": 200, \"fmc\": 1},"
+                " \"min_guest_svn\": 6, \"signing_keys\": [\"vlek\"], \"allow_migration_agent\": false}}";
 
         (void)state;
         skip_without_vectors();
@@ -517,7 +544,8 @@ static void test_snp(void **state)
         /* microcode 115 < 200 in reported and current TCB; vmpl 0 != 1; guest_svn 5 < 6; VCEK. */
         assert_int_equal(r3->n_mismatches, 5);
         assert_string_equal(r3->mismatches[0].constraint, "$.snp.min_tcb.microcode");
-        assert_non_null(strstr(r3->mismatches[0].message, "reported_tcb microcode SPL is 115, below the minimum 200"));
+        assert_non_null(strstr(r3->mismatches[0].message,
+                               "reported_tcb microcode SPL is 115, below the minimum 200"));
         assert_string_equal(r3->mismatches[2].constraint, "$.snp.vmpl");
         assert_string_equal(r3->mismatches[3].constraint, "$.snp.min_guest_svn");
         assert_string_equal(r3->mismatches[4].constraint, "$.snp.signing_keys");
@@ -574,8 +602,8 @@ static void test_ima(void **state)
         _cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = NULL;
         _cleanup_(policy_freep) struct policy *p = NULL;
         _cleanup_(policy_result_freep) struct policy_result *res = NULL;
-        _cleanup_free_ char *pem = NULL, *json = NULL, *log = NULL, *l1 = NULL, *l2 = NULL, *l3 = NULL, *l4 = NULL,
-                            *l5 = NULL;
+        _cleanup_free_ char *pem = NULL, *json = NULL, *log = NULL, *l1 = NULL, *l2 = NULL, *l3 = NULL,
+                            *l4 = NULL, *l5 = NULL;
         _cleanup_free_ unsigned char *der = NULL;
         uint8_t digest[32], other[32], keyid[20], sig[9 + 128];
         size_t sig_len = 128;
@@ -607,7 +635,8 @@ static void test_ima(void **state)
                                 *o++ = *c;
                 }
                 assert_true(asprintf(&json,
-                                     "{\"version\": 1, \"ima\": {\"files\": {\"/usr/bin/pinned\": [\"sha256:%064d\"]},"
+                                     "{\"version\": 1, \"ima\": {\"files\": {\"/usr/bin/pinned\": "
+                                     "[\"sha256:%064d\"]},"
                                      " \"exclude\": [\"/tmp/\"], \"keys\": [{\"pem\": \"%s\"}]}}",
                                      0, esc) > 0);
         }
@@ -629,11 +658,11 @@ static void test_ima(void **state)
         sig[7] = (uint8_t)(sig_len >> 8);
         sig[8] = (uint8_t)sig_len;
 
-        l1 = ima_sig_line("/usr/bin/signed", digest, sig, 9 + sig_len);  /* allowed: signed */
-        l2 = ima_sig_line("/usr/bin/forged", other, sig, 9 + sig_len);   /* bad signature */
-        l3 = ima_sig_line("/usr/bin/pinned", digest, NULL, 0);           /* wrong digest */
-        l4 = ima_sig_line("/tmp/x", other, NULL, 0);                     /* excluded */
-        l5 = ima_sig_line("/usr/bin/unknown", other, NULL, 0);           /* unknown */
+        l1 = ima_sig_line("/usr/bin/signed", digest, sig, 9 + sig_len); /* allowed: signed */
+        l2 = ima_sig_line("/usr/bin/forged", other, sig, 9 + sig_len);  /* bad signature */
+        l3 = ima_sig_line("/usr/bin/pinned", digest, NULL, 0);          /* wrong digest */
+        l4 = ima_sig_line("/tmp/x", other, NULL, 0);                    /* excluded */
+        l5 = ima_sig_line("/usr/bin/unknown", other, NULL, 0);          /* unknown */
         assert_true(asprintf(&log, "%s%s%s%s%s", l1, l2, l3, l4, l5) > 0);
         ev.ima_log = (const uint8_t *)log;
         ev.ima_log_size = strlen(log);
@@ -749,18 +778,18 @@ static size_t build_pe(uint8_t *img, size_t cap)
         memcpy(img + 0x40, "PE\0\0", 4);
         img[0x44] = 0x64;
         img[0x45] = 0x86;
-        img[0x46] = 2;      /* sections */
-        img[0x54] = 240;    /* optional header size */
+        img[0x46] = 2;   /* sections */
+        img[0x54] = 240; /* optional header size */
         img[opt] = 0x0b;
         img[opt + 1] = 0x02; /* PE32+ */
         img[opt + 60] = 0x00;
         img[opt + 61] = 0x02; /* SizeOfHeaders 0x200 */
         img[opt + 108] = 16;  /* NumberOfRvaAndSizes */
         memcpy(img + sect, ".linux", 6);
-        img[sect + 8] = 0x10;    /* VirtualSize 0x110 */
+        img[sect + 8] = 0x10; /* VirtualSize 0x110 */
         img[sect + 9] = 0x01;
-        img[sect + 17] = 0x01;   /* SizeOfRawData 0x100 */
-        img[sect + 21] = 0x02;   /* PointerToRawData 0x200 */
+        img[sect + 17] = 0x01; /* SizeOfRawData 0x100 */
+        img[sect + 21] = 0x02; /* PointerToRawData 0x200 */
         memcpy(img + sect + 40, ".osrel", 6);
         img[sect + 48] = 0x08;
         img[sect + 57] = 0x01;
@@ -831,8 +860,9 @@ static bool rule_has_digest(json_object *doc, const char *pcr, size_t index, con
 {
         json_object *pcrs, *bank, *p, *events, *rule, *digests;
 
-        if (!json_object_object_get_ex(doc, "pcrs", &pcrs) || !json_object_object_get_ex(pcrs, "sha256", &bank) ||
-            !json_object_object_get_ex(bank, pcr, &p) || !json_object_object_get_ex(p, "events", &events))
+        if (!json_object_object_get_ex(doc, "pcrs", &pcrs) ||
+            !json_object_object_get_ex(pcrs, "sha256", &bank) || !json_object_object_get_ex(bank, pcr, &p) ||
+            !json_object_object_get_ex(p, "events", &events))
                 return false;
         rule = json_object_array_get_idx(events, index);
         if (!rule || !json_object_object_get_ex(rule, "digests", &digests))
