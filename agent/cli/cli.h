@@ -41,6 +41,7 @@ int cmd_ima(int argc, char *argv[]);
 int cmd_report(int argc, char *argv[]);
 int cmd_quote(int argc, char *argv[]);
 int cmd_token(int argc, char *argv[]);
+int cmd_evidence(int argc, char *argv[]);
 int cmd_policy(int argc, char *argv[]);
 
 /**

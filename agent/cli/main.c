@@ -26,6 +26,9 @@ static const struct command commands[] = {
         { "token", cmd_token,
           "token [--json] [--jwks F | --trust PEM] [--issuer URL] [--at TIME] FILE\n"
           "                                        verify a JWT/JWS offline (MAA token, Key Vault release)" },
+        { "evidence", cmd_evidence,
+          "evidence [--json] [--nonce HEX] [--eventlog F] [--pcrs LIST]\n"
+          "                                        gather the TPM evidence and check it locally" },
         { "policy", cmd_policy,
           "policy generate|check|add-boot-entry [OPTIONS]\n"
           "                                        reference policy from a boot / explain a mismatch" },
