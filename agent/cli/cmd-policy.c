@@ -17,6 +17,7 @@
 #include "ima.h"
 #include "policy.h"
 #include "snp.h"
+#include "tpm.h"
 #include "util.h"
 
 #define DEFAULT_EVENTLOG "/sys/kernel/security/tpm0/binary_bios_measurements"
@@ -44,7 +45,8 @@ static void help(void)
                "Options:\n"
                "  --policy FILE       the policy (JSON; see cvm-agent-policy(1))\n"
                "  --eventlog FILE     TCG event log; default %s\n"
-               "  --report FILE       SNP attestation report or Azure HCL report (NV 0x01400001 contents)\n"
+               "  --report FILE       SNP attestation report or Azure HCL report (NV 0x01400001 contents);\n"
+               "                      default: read NV 0x01400001 from the vTPM (--tcti)\n"
                "  --no-report         generate: no SNP constraints\n"
                "  --ima FILE          IMA log (ASCII or binary); check defaults to %s\n"
                "                      when the policy has an \"ima\" part\n"
@@ -64,13 +66,15 @@ static void help(void)
                "  -h, --help          this help\n"
                "\n"
                "Exit status: 0 match, 9 policy mismatch, 2 usage, 3 malformed evidence, 5 I/O error,\n"
-               "11 invalid policy.\n",
+               "6 TPM error, 11 invalid policy.\n",
                DEFAULT_EVENTLOG, DEFAULT_EVENTLOG, DEFAULT_IMA);
 }
 
 struct evidence {
         const char *eventlog_path, *report_path, *ima_path;
         bool no_eventlog, no_report;
+        bool report_from_vtpm;  /* no --report: read NV 0x01400001 through the TPM adapter */
+        bool no_report_allowed; /* the command has --no-report (for the error message) */
         unsigned char *log_buf, *report_buf, *ima_buf;
         size_t log_size, report_size, ima_size;
         struct eventlog *log;
@@ -115,6 +119,36 @@ static int load_report(struct evidence *e)
         return EXIT_OK;
 }
 
+/* This boot's HCL report from the vTPM (NV 0x01400001), through the TPM adapter. */
+static int read_vtpm_report(struct evidence *e)
+{
+        _cleanup_(tpm_closep) struct tpm *t = NULL;
+        struct tpm_blob blob = {};
+        struct cvm_error err = {};
+        int r;
+
+        r = tpm_open(cli_globals.tcti, &t, &err);
+        if (r >= 0)
+                r = tpm_nv_read(t, TPM_AZURE_HCL_REPORT_NV, &blob, &err);
+        if (r < 0) {
+                fprintf(stderr,
+                        "cvm-agent: cannot read the HCL report from the vTPM (NV 0x01400001): %s; pass "
+                        "--report "
+                        "FILE%s\n",
+                        cvm_error_message(&err, r), e->no_report_allowed ? " or --no-report" : "");
+                return EXIT_TPM;
+        }
+        e->report_buf = blob.data;
+        e->report_size = blob.size;
+        e->report_path = "vTPM NV 0x01400001";
+        r = hcl_report_parse(e->report_buf, e->report_size, &e->hcl, &err);
+        if (r < 0)
+                return cli_fail(e->report_path, &err, r);
+        e->snp = e->hcl->snp;
+        e->have_snp = true;
+        return EXIT_OK;
+}
+
 static int load_evidence(struct evidence *e, bool want_ima)
 {
         struct cvm_error err = {};
@@ -132,6 +166,10 @@ static int load_evidence(struct evidence *e, bool want_ima)
         }
         if (e->report_path) {
                 r = load_report(e);
+                if (r != EXIT_OK)
+                        return r;
+        } else if (e->report_from_vtpm) {
+                r = read_vtpm_report(e);
                 if (r != EXIT_OK)
                         return r;
         }
@@ -444,13 +482,9 @@ static int do_generate(struct args *a)
 
         if (ev->report_path && ev->no_report)
                 return cli_usage_error("policy", "--report and --no-report exclude each other");
-        if (!ev->report_path && !ev->no_report)
-                return cli_usage_error(
-                        "policy",
-                        "reading this boot's HCL report from the vTPM (NV 0x01400001) needs the TPM "
-                        "adapter, which this build does not have yet: pass --report FILE (e.g. from "
-                        "tpm2_nvread 0x01400001), or --no-report for a policy without SNP constraints");
-        if (ev->no_eventlog && !ev->report_path && !ev->ima_path)
+        ev->report_from_vtpm = !ev->report_path && !ev->no_report;
+        ev->no_report_allowed = true;
+        if (ev->no_eventlog && !ev->report_path && !ev->report_from_vtpm && !ev->ima_path)
                 return cli_usage_error("policy", "nothing to generate from");
         r = load_evidence(ev, false);
         if (r != EXIT_OK)
@@ -514,10 +548,7 @@ static int do_check(struct args *a)
                 return r;
         if (!policy_has_eventlog(pol) && !ev->eventlog_path)
                 ev->no_eventlog = true;
-        if (policy_has_snp(pol) && !ev->report_path)
-                return cli_usage_error(
-                        "policy", "the policy constrains the SNP report: pass --report FILE (reading NV "
-                                  "0x01400001 from the vTPM needs the TPM adapter, not in this build yet)");
+        ev->report_from_vtpm = policy_has_snp(pol) && !ev->report_path;
         r = load_evidence(ev, policy_has_ima(pol));
         if (r != EXIT_OK)
                 return r;

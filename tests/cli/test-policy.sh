@@ -15,8 +15,11 @@ expect_rc 2 "$A" policy frobnicate
 grep -q "unknown verb 'frobnicate'" "$ERR" || fail "unknown verb not named: $(cat "$ERR")"
 expect_rc 2 "$A" policy check
 grep -q 'check needs --policy FILE' "$ERR" || fail "missing --policy not explained: $(cat "$ERR")"
-expect_rc 2 "$A" policy generate --eventlog /dev/null
-grep -q 'needs the TPM adapter' "$ERR" || fail "missing --report not explained: $(cat "$ERR")"
+CVM_AGENT_TCTI=swtpm:host=127.0.0.1,port=1
+export CVM_AGENT_TCTI
+expect_rc 6 "$A" policy generate --eventlog /dev/null
+grep -q 'cannot read the HCL report from the vTPM (NV 0x01400001).*pass --report FILE or --no-report' "$ERR" ||
+        fail "unreachable vTPM not explained: $(cat "$ERR")"
 expect_rc 2 "$A" policy generate --kernel x --no-report
 grep -q -- "--kernel does not apply to 'generate'" "$ERR" || fail "misplaced option not named: $(cat "$ERR")"
 expect_rc 2 "$A" policy generate --pcrs 0-30 --no-report
@@ -96,8 +99,9 @@ if have_vectors; then
         one_line_error
         expect_rc 3 "$A" policy check --policy "$TMP/p.json" --eventlog "$LOG" --report "$V/azure-cvm-tooling/hcl-report-tdx.bin"
         one_line_error
-        expect_rc 2 "$A" policy check --policy "$TMP/p.json" --eventlog "$LOG"
-        grep -q 'pass --report FILE' "$ERR" || fail "missing report not explained: $(cat "$ERR")"
+        expect_rc 6 "$A" policy check --policy "$TMP/p.json" --eventlog "$LOG"
+        one_line_error
+        grep -q 'pass --report FILE$' "$ERR" || fail "unreachable vTPM not explained: $(cat "$ERR")"
 
         # ---- add-boot-entry: new kernel digests, old boot still passes -----------------------------------------
         if ls /boot/vmlinuz-* >/dev/null 2>&1 && [ -r "$(ls /boot/vmlinuz-* | head -1)" ]; then
