@@ -154,6 +154,15 @@ static int load_evidence(struct evidence *e, bool want_ima)
         struct cvm_error err = {};
         int r;
 
+        if (e->report_path) {
+                r = load_report(e);
+                if (r != EXIT_OK)
+                        return r;
+        } else if (e->report_from_vtpm) {
+                r = read_vtpm_report(e);
+                if (r != EXIT_OK)
+                        return r;
+        }
         if (!e->no_eventlog) {
                 if (!e->eventlog_path)
                         e->eventlog_path = DEFAULT_EVENTLOG;
@@ -163,15 +172,6 @@ static int load_evidence(struct evidence *e, bool want_ima)
                 r = eventlog_parse(e->log_buf, e->log_size, &e->log, &err);
                 if (r < 0)
                         return cli_fail(e->eventlog_path, &err, r);
-        }
-        if (e->report_path) {
-                r = load_report(e);
-                if (r != EXIT_OK)
-                        return r;
-        } else if (e->report_from_vtpm) {
-                r = read_vtpm_report(e);
-                if (r != EXIT_OK)
-                        return r;
         }
         if (!e->ima_path && want_ima)
                 e->ima_path = DEFAULT_IMA;
