@@ -25,6 +25,7 @@ enum cvm_exit {
         EXIT_UNREACHABLE = 8,     /* network unreachable or timed out */
         EXIT_POLICY_MISMATCH = 9,
         EXIT_HEADER_REJECTED = 10,
+        EXIT_CONFIG = 11,         /* invalid configuration or policy file (the message names the JSON path) */
 };
 
 /* Global options parsed by main() before the subcommand runs. */
@@ -41,6 +42,7 @@ int cmd_report(int argc, char *argv[]);
 int cmd_quote(int argc, char *argv[]);
 int cmd_token(int argc, char *argv[]);
 int cmd_evidence(int argc, char *argv[]);
+int cmd_policy(int argc, char *argv[]);
 
 /**
  * cli_fail() - print one line "cvm-agent: WHAT: MESSAGE" on stderr and return the exit code

@@ -29,6 +29,9 @@ static const struct command commands[] = {
         { "evidence", cmd_evidence,
           "evidence [--json] [--nonce HEX] [--eventlog F] [--pcrs LIST]\n"
           "                                        gather the TPM evidence and check it locally" },
+        { "policy", cmd_policy,
+          "policy generate|check|add-boot-entry [OPTIONS]\n"
+          "                                        reference policy from a boot / explain a mismatch" },
 };
 
 static void help(FILE *f)
@@ -51,7 +54,7 @@ static void help(FILE *f)
                 "\n"
                 "Exit codes: 0 ok, 1 internal error, 2 usage, 3 evidence error, 4 verification failed,\n"
                 "5 I/O error, 6 TPM error, 7 verifier refused, 8 unreachable, 9 policy mismatch,\n"
-                "10 header rejected. See cvm-agent(1).\n",
+                "10 header rejected, 11 invalid configuration or policy. See cvm-agent(1).\n",
                 CVM_AGENT_SYSCONFDIR);
 }
 
