@@ -83,7 +83,6 @@ void luks_secret_passphrase(const uint8_t secret[LUKSTOKEN_SECRET_SIZE], char ou
                 out[o++] = alphabet[(v >> 12) & 63];
                 out[o++] = left > 1 ? alphabet[(v >> 6) & 63] : '=';
                 out[o++] = left > 2 ? alphabet[v & 63] : '=';
-                v = 0;
         }
         out[o] = '\0';
 }
@@ -300,6 +299,27 @@ int luks_volume_activate(struct luks_volume *v, const char *name, int keyslot,
         if (r < 0)
                 return cs_fail(err, &cap, r, name ? "activation failed" : "keyslot check failed");
         return 0;
+}
+
+int luks_volume_unlock(struct luks_volume *v, int token, const uint8_t *material, size_t size,
+                       enum lukswrap_material kind, const char *name, uint32_t flags, struct cvm_error *err)
+{
+        const struct lukstoken *t;
+        uint8_t binding[LUKS2HDR_BINDING_SIZE], secret[LUKSTOKEN_SECRET_SIZE];
+        int r;
+
+        if (token < 0 || token >= LUKS2HDR_MAX_OBJECTS || !(t = v->hdr->tokens[token].cvm) || t->pending)
+                return cvm_error_set(err, -ENOENT, "token %d is not an enrolled cvm-agent token", token);
+        r = luks2hdr_binding(v->hdr, t->keyslot, t, binding, err);
+        if (r < 0)
+                return r;
+        (void)mlock(secret, sizeof(secret));
+        r = lukswrap_unseal(material, size, kind, &t->wrap, binding, secret, err);
+        if (r >= 0)
+                r = luks_volume_activate(v, name, t->keyslot, secret, flags, err);
+        OPENSSL_cleanse(secret, sizeof(secret));
+        munlock(secret, sizeof(secret));
+        return r;
 }
 
 /* ---- management ----------------------------------------------------------------------------- */

@@ -82,6 +82,20 @@ int luks_volume_header_fd(const struct luks_volume *v);
 int luks_volume_activate(struct luks_volume *v, const char *name, int keyslot,
                          const uint8_t secret[LUKSTOKEN_SECRET_SIZE], uint32_t flags, struct cvm_error *err);
 
+/**
+ * luks_volume_unlock() - unwrap the secret of cvm-agent token @token with released key
+ * material and open its keyslot from the validated copy.
+ * @token: an enrolled cvm-agent token of the validated header.
+ * @material, @size, @kind: what the backend released (see lukswrap_unseal()).
+ * @name: device-mapper name, or NULL to verify only.
+ * The binding digests are recomputed from the validated header, so the AES-GCM check fails for
+ * a token moved to another header even if it carries a matching "binding" member.
+ * Return: 0; -ENOENT no such enrolled token; -EKEYREJECTED the material does not unwrap the
+ * token; -EPERM the unwrapped secret does not open the keyslot; other negative errno.
+ */
+int luks_volume_unlock(struct luks_volume *v, int token, const uint8_t *material, size_t size,
+                       enum lukswrap_material kind, const char *name, uint32_t flags, struct cvm_error *err);
+
 /** luks_secret_passphrase() - the keyslot passphrase for @secret: base64, NUL-terminated. */
 void luks_secret_passphrase(const uint8_t secret[LUKSTOKEN_SECRET_SIZE], char out[LUKS_PASSPHRASE_SIZE + 1]);
 
