@@ -104,6 +104,9 @@ $(LIBADAPTERS): $(ADAPTER_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# Commands wire adapters and library together, so they see the adapter headers too.
+$(CLI_OBJ): ALL_CFLAGS += -Iagent/adapters
+
 $(AGENT): $(CLI_OBJ) $(LIBADAPTERS) $(LIBCVM)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBADAPTERS) $(LIBCVM) $(LIBS)

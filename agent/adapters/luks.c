@@ -89,7 +89,7 @@ void luks_secret_passphrase(const uint8_t secret[LUKSTOKEN_SECRET_SIZE], char ou
 
 /* ---- reading metadata ----------------------------------------------------------------------- */
 
-static int read_full(int fd, void *buf, size_t n, uint64_t off, const char *path, struct cvm_error *err)
+static int read_full(int fd, void *buf, size_t n, uint64_t off, struct cvm_error *err)
 {
         uint8_t *p = buf;
 
@@ -99,14 +99,13 @@ static int read_full(int fd, void *buf, size_t n, uint64_t off, const char *path
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return cvm_error_set(err, -errno, "%s: read at offset %" PRIu64 ": %s", path, off,
+                        return cvm_error_set(err, -errno, "read at offset %" PRIu64 ": %s", off,
                                              strerror(errno));
                 }
                 if (k == 0)
                         return cvm_error_set(err, -EIO,
-                                             "%s: device ends at offset %" PRIu64
-                                             ", inside the LUKS2 metadata",
-                                             path, off);
+                                             "device ends at offset %" PRIu64 ", inside the LUKS2 metadata",
+                                             off);
                 p += k;
                 n -= (size_t)k;
                 off += (uint64_t)k;
@@ -140,24 +139,24 @@ static int open_device(const char *path, int flags, struct cvm_error *err)
 
         fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
-                return cvm_error_set(err, -errno, "%s: cannot open: %s", path, strerror(errno));
+                return cvm_error_set(err, -errno, "cannot open: %s", strerror(errno));
         if (fstat(fd, &st) < 0 || !(S_ISBLK(st.st_mode) || S_ISREG(st.st_mode))) {
                 close(fd);
-                return cvm_error_set(err, -EINVAL, "%s: not a block device or regular file", path);
+                return cvm_error_set(err, -EINVAL, "not a block device or regular file");
         }
         return fd;
 }
 
 /* Reads both header copies from @fd and validates them; returns the bytes read too. */
-static int read_and_parse(int fd, const char *path, uint8_t **ret_buf, size_t *ret_size,
-                          struct luks2hdr **ret, struct cvm_error *err)
+static int read_and_parse(int fd, uint8_t **ret_buf, size_t *ret_size, struct luks2hdr **ret,
+                          struct cvm_error *err)
 {
         _cleanup_free_ uint8_t *buf = NULL;
         uint8_t bin[LUKS2HDR_BIN_SIZE];
         uint64_t hdr_size;
         int r;
 
-        r = read_full(fd, bin, sizeof(bin), 0, path, err);
+        r = read_full(fd, bin, sizeof(bin), 0, err);
         if (r < 0)
                 return r;
         r = luks2hdr_peek(bin, sizeof(bin), &hdr_size, err);
@@ -166,7 +165,7 @@ static int read_and_parse(int fd, const char *path, uint8_t **ret_buf, size_t *r
         buf = malloc(2 * hdr_size);
         if (!buf)
                 return -ENOMEM;
-        r = read_full(fd, buf, 2 * hdr_size, 0, path, err);
+        r = read_full(fd, buf, 2 * hdr_size, 0, err);
         if (r < 0)
                 return r;
         r = luks2hdr_parse(buf, 2 * hdr_size, ret, err);
@@ -186,7 +185,7 @@ static int parse_device(const char *path, struct luks2hdr **ret, struct cvm_erro
         fd = open_device(path, O_RDONLY, err);
         if (fd < 0)
                 return fd;
-        return read_and_parse(fd, path, NULL, NULL, ret, err);
+        return read_and_parse(fd, NULL, NULL, ret, err);
 }
 
 struct luks_volume {
@@ -235,7 +234,7 @@ int luks_volume_open(const char *path, struct luks_volume **ret, struct cvm_erro
                 v->dev_fd = -1;
                 return r;
         }
-        r = read_and_parse(v->dev_fd, path, &buf, &size, &v->hdr, err);
+        r = read_and_parse(v->dev_fd, &buf, &size, &v->hdr, err);
         if (r < 0)
                 return r;
 
@@ -259,7 +258,7 @@ int luks_volume_open(const char *path, struct luks_volume **ret, struct cvm_erro
         for (uint64_t off = size; off < end;) {
                 size_t n = end - off > COPY_CHUNK ? COPY_CHUNK : (size_t)(end - off);
 
-                r = read_full(v->dev_fd, chunk, n, off, path, err);
+                r = read_full(v->dev_fd, chunk, n, off, err);
                 if (r >= 0)
                         r = write_full(v->hdr_fd, chunk, n, off, err);
                 if (r < 0)
@@ -284,7 +283,9 @@ int luks_volume_activate(struct luks_volume *v, const char *name, int keyslot,
         crypt_token_external_disable();
         snprintf(hdr_path, sizeof(hdr_path), "/proc/self/fd/%d", v->hdr_fd);
         snprintf(data_path, sizeof(data_path), "/proc/self/fd/%d", v->dev_fd);
+        crypt_set_log_callback(NULL, capture_log, &cap);
         r = crypt_init_data_device(&cd, hdr_path, data_path);
+        crypt_set_log_callback(NULL, NULL, NULL);
         if (r < 0)
                 return cs_fail(err, &cap, r, "cannot attach the validated header copy");
         crypt_set_log_callback(cd, capture_log, &cap);
@@ -327,17 +328,27 @@ int luks_volume_unlock(struct luks_volume *v, int token, const uint8_t *material
 static int cd_open(const char *device, struct crypt_device **ret, struct capture *cap, struct cvm_error *err)
 {
         _cleanup_(crypt_freep) struct crypt_device *cd = NULL;
-        int r;
+        int fd, r;
 
+        /* Our own checks first: precise errors, and libcryptsetup never gets a missing path. */
+        fd = open_device(device, O_RDONLY, err);
+        if (fd < 0)
+                return fd;
+        close(fd);
         crypt_token_external_disable();
+        /* Messages logged before a device context exists go to the default callback. */
+        crypt_set_log_callback(NULL, capture_log, cap);
         r = crypt_init(&cd, device);
+        if (r >= 0) {
+                crypt_set_log_callback(cd, capture_log, cap);
+                r = crypt_load(cd, CRYPT_LUKS2, NULL);
+        }
+        crypt_set_log_callback(NULL, NULL, NULL);
+        if (r == -ENOMEM)
+                return r;
         if (r < 0)
-                return cvm_error_set(err, r, "%s: cannot open: %s", device, strerror(-r));
-        crypt_set_log_callback(cd, capture_log, cap);
-        r = crypt_load(cd, CRYPT_LUKS2, NULL);
-        if (r < 0)
-                return cvm_error_set(err, r == -EINVAL ? -EBADMSG : r, "%s: not a LUKS2 volume%s%s", device,
-                                     cap->last[0] ? ": " : "", cap->last);
+                return cvm_error_set(err, -EBADMSG, "not a LUKS2 volume%s%s", cap->last[0] ? ": " : "",
+                                     cap->last);
         *ret = TAKE_PTR(cd);
         return 0;
 }
@@ -357,11 +368,13 @@ int luks_format_image(const char *path, uint64_t size, const char *passphrase, s
 
         fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0)
-                return cvm_error_set(err, -errno, "%s: cannot create: %s", path, strerror(errno));
+                return cvm_error_set(err, -errno, "cannot create: %s", strerror(errno));
         if (ftruncate(fd, (off_t)size) < 0)
-                return cvm_error_set(err, -errno, "%s: cannot resize: %s", path, strerror(errno));
+                return cvm_error_set(err, -errno, "cannot resize: %s", strerror(errno));
         crypt_token_external_disable();
+        crypt_set_log_callback(NULL, capture_log, &cap);
         r = crypt_init(&cd, path);
+        crypt_set_log_callback(NULL, NULL, NULL);
         if (r < 0)
                 return cs_fail(err, &cap, r, "crypt_init");
         crypt_set_log_callback(cd, capture_log, &cap);
@@ -589,8 +602,8 @@ int luks_unenroll(const char *device, int token, luks_step_hook hook, void *user
         step(hook, userdata, LUKS_STEP_RECOVERED);
         if (token >= 0) {
                 if (token >= LUKS2HDR_MAX_OBJECTS || enrolled_keyslot(cd, token) < 0)
-                        return cvm_error_set(err, -ENOENT, "%s: token %d is not an enrolled cvm-agent token",
-                                             device, token);
+                        return cvm_error_set(err, -ENOENT, "token %d is not an enrolled cvm-agent token",
+                                             token);
                 r = remove_enrollment(cd, &cap, token, hook, userdata, err);
                 if (r < 0)
                         return r;
@@ -605,7 +618,7 @@ int luks_unenroll(const char *device, int token, luks_step_hook hook, void *user
                         removed++;
                 }
                 if (removed == 0)
-                        return cvm_error_set(err, -ENOENT, "%s: no cvm-agent enrollment", device);
+                        return cvm_error_set(err, -ENOENT, "no cvm-agent enrollment");
         }
         if (ret_removed)
                 *ret_removed = removed;
@@ -666,8 +679,7 @@ int luks_enroll(const struct luks_enroll_params *p, struct luks_enroll_result *r
                 if (enrolled_keyslot(cd, t) >= 0)
                         existing++;
         if (existing && !p->replace)
-                return cvm_error_set(err, -EEXIST,
-                                     "%s: already enrolled (%d cvm-agent token%s); use --replace", p->device,
+                return cvm_error_set(err, -EEXIST, "already enrolled (%d cvm-agent token%s); use --replace",
                                      existing, existing > 1 ? "s" : "");
 
         /* Refuse what unlock would refuse, before anything is written. */
@@ -679,11 +691,11 @@ int luks_enroll(const struct luks_enroll_params *p, struct luks_enroll_result *r
         s->vk_size = sizeof(s->vk);
         r = crypt_get_volume_key_size(cd);
         if (r <= 0 || (size_t)r > sizeof(s->vk))
-                return cvm_error_set(err, -EINVAL, "%s: unexpected volume key size %d", p->device, r);
+                return cvm_error_set(err, -EINVAL, "unexpected volume key size %d", r);
         s->vk_size = (size_t)r;
         r = crypt_volume_key_get(cd, CRYPT_ANY_SLOT, s->vk, &s->vk_size, p->passphrase, p->passphrase_size);
         if (r == -EPERM)
-                return cvm_error_set(err, -EPERM, "%s: the passphrase opens no keyslot", p->device);
+                return cvm_error_set(err, -EPERM, "the passphrase opens no keyslot");
         if (r < 0)
                 return cs_fail(err, &cap, r, "cannot obtain the volume key");
 
@@ -693,7 +705,7 @@ int luks_enroll(const struct luks_enroll_params *p, struct luks_enroll_result *r
                         break;
                 }
         if (keyslot < 0)
-                return cvm_error_set(err, -ENOSPC, "%s: no free keyslot", p->device);
+                return cvm_error_set(err, -ENOSPC, "no free keyslot");
 
         r = lukstoken_pending_json(keyslot, &pending);
         if (r < 0)
@@ -758,7 +770,7 @@ int luks_enroll(const struct luks_enroll_params *p, struct luks_enroll_result *r
         if (r < 0)
                 return r;
         if (!check->tokens[token].cvm || check->tokens[token].cvm->pending)
-                return cvm_error_set(err, -EIO, "%s: token %d missing after enrollment", p->device, token);
+                return cvm_error_set(err, -EIO, "token %d missing after enrollment", token);
         r = crypt_activate_by_passphrase(cd, NULL, keyslot, s->pass, LUKS_PASSPHRASE_SIZE, 0);
         if (r < 0)
                 return cs_fail(err, &cap, r, "the new keyslot does not open");

@@ -23,6 +23,11 @@ static const struct command commands[] = {
         { "quote", cmd_quote,
           "quote [--json] --ak F [--pcrs F] [--nonce HEX] QUOTE SIG\n"
           "                                        verify a TPM2 quote" },
+        { "enroll", cmd_enroll,
+          "enroll DEVICE --backend azure|trustee [OPTIONS]\n"
+          "                                        add a cvm-agent keyslot and token to a LUKS2 volume" },
+        { "unenroll", cmd_unenroll, "unenroll [--token N] DEVICE          remove the cvm-agent enrollment" },
+        { "list", cmd_list, "list [--json] DEVICE                 keyslots, tokens and header validation" },
 };
 
 static void help(FILE *f)
