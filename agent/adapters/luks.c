@@ -178,7 +178,7 @@ static int read_and_parse(int fd, uint8_t **ret_buf, size_t *ret_size, struct lu
         return 0;
 }
 
-static int parse_device(const char *path, struct luks2hdr **ret, struct cvm_error *err)
+int luks_read_header(const char *path, struct luks2hdr **ret, struct cvm_error *err)
 {
         _cleanup_close_ int fd = -1;
 
@@ -683,7 +683,7 @@ int luks_enroll(const struct luks_enroll_params *p, struct luks_enroll_result *r
                                      existing, existing > 1 ? "s" : "");
 
         /* Refuse what unlock would refuse, before anything is written. */
-        r = parse_device(p->device, &hdr, err);
+        r = luks_read_header(p->device, &hdr, err);
         if (r < 0)
                 return r;
         luks2hdr_free(TAKE_PTR(hdr));
@@ -731,7 +731,7 @@ int luks_enroll(const struct luks_enroll_params *p, struct luks_enroll_result *r
         step(p->hook, p->userdata, LUKS_STEP_KEYSLOT);
 
         /* Bind to the header as written, read back from the device. */
-        r = parse_device(p->device, &hdr, err);
+        r = luks_read_header(p->device, &hdr, err);
         if (r < 0)
                 return r;
         tok = *p->config;
@@ -766,7 +766,7 @@ int luks_enroll(const struct luks_enroll_params *p, struct luks_enroll_result *r
                 }
 
         /* Self-check: the result passes validation and the secret opens the new keyslot. */
-        r = parse_device(p->device, &check, err);
+        r = luks_read_header(p->device, &check, err);
         if (r < 0)
                 return r;
         if (!check->tokens[token].cvm || check->tokens[token].cvm->pending)
@@ -835,7 +835,7 @@ int luks_list(const char *device, struct luks_listing **ret, struct cvm_error *e
                 if (crypt_token_json_get(cd, t, &json) >= 0 && json && !(e->json = strdup(json)))
                         return -ENOMEM;
         }
-        l->validation = parse_device(device, &hdr, &verr);
+        l->validation = luks_read_header(device, &hdr, &verr);
         if (l->validation == -ENOMEM)
                 return -ENOMEM;
         if (l->validation < 0)

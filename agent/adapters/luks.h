@@ -58,6 +58,12 @@ struct luks_volume;
  */
 int luks_volume_open(const char *path, struct luks_volume **ret, struct cvm_error *err);
 
+/**
+ * luks_read_header() - read both header copies of @path and validate them (no copy kept).
+ * Return: as luks_volume_open().
+ */
+int luks_read_header(const char *path, struct luks2hdr **ret, struct cvm_error *err);
+
 /** luks_volume_free() - close the device and the sealed copy. NULL is a no-op. */
 void luks_volume_free(struct luks_volume *v);
 static inline void luks_volume_freep(struct luks_volume **v)

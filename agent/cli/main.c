@@ -28,6 +28,9 @@ static const struct command commands[] = {
           "                                        add a cvm-agent keyslot and token to a LUKS2 volume" },
         { "unenroll", cmd_unenroll, "unenroll [--token N] DEVICE          remove the cvm-agent enrollment" },
         { "list", cmd_list, "list [--json] DEVICE                 keyslots, tokens and header validation" },
+        { "unlock", cmd_unlock,
+          "unlock [--test] DEVICE NAME | --all  validate the header, attest, release the key, open\n"
+          "                                        the volume from the validated header copy" },
 };
 
 static void help(FILE *f)
