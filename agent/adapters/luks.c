@@ -102,8 +102,9 @@ static int read_full(int fd, void *buf, size_t n, uint64_t off, struct cvm_error
                         return cvm_error_set(err, -errno, "read at offset %" PRIu64 ": %s", off,
                                              strerror(errno));
                 }
+                /* A device shorter than the metadata it claims is not a usable LUKS2 volume. */
                 if (k == 0)
-                        return cvm_error_set(err, -EIO,
+                        return cvm_error_set(err, -EBADMSG,
                                              "device ends at offset %" PRIu64 ", inside the LUKS2 metadata",
                                              off);
                 p += k;
