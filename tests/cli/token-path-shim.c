@@ -19,7 +19,8 @@ void *dlopen(const char *file, int mode)
 
         if (!real)
                 real = (void *(*)(const char *, int))dlsym(RTLD_NEXT, "dlopen");
-        if (file && dir && (base = strrchr(file, '/')) && strncmp(base + 1, "libcryptsetup-token-", 20) == 0 &&
+        if (file && dir && (base = strrchr(file, '/')) &&
+            strncmp(base + 1, "libcryptsetup-token-", 20) == 0 &&
             snprintf(buf, sizeof(buf), "%s%s", dir, base) < (int)sizeof(buf))
                 file = buf;
         return real(file, mode);
