@@ -83,7 +83,7 @@ AGENT     := $(B)/cvm-agent
 
 .SECONDARY:
 
-.PHONY: all check check-build deps fuzz fuzz-run bench demo install clean format format-check
+.PHONY: all check check-build deps fuzz fuzz-run bench demo install install-token clean format format-check
 
 all: $(AGENT)
 
@@ -109,6 +109,9 @@ $(LIBADAPTERS): $(ADAPTER_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# Commands wire adapters and library together, so they see the adapter headers too.
+$(CLI_OBJ): ALL_CFLAGS += -Iagent/adapters
+
 $(AGENT): $(CLI_OBJ) $(LIBADAPTERS) $(LIBCVM)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBADAPTERS) $(LIBCVM) $(LIBS)
@@ -124,6 +127,35 @@ $(B)/tests/vtpm/%: tests/vtpm/%.c $(LIBADAPTERS) $(LIBCVM) $(wildcard tests/vtpm
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TOOL-CC $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -Iagent/adapters -Itests/vtpm $(ALL_LDFLAGS) -o $@ $< $(LIBADAPTERS) $(LIBCVM) $(LIBS)
+
+# The LUKS2 token plugin (conventions.md §1.1-1.2): its own position-independent objects, never
+# sanitizer-instrumented (cryptsetup and systemd-cryptsetup load it), CRYPTSETUP_TOKEN_1.0 symbols.
+TOKEN_SRC    := $(sort $(wildcard agent/token/*.c))
+TOKEN_DEPS   := agent/lib/error.c agent/lib/util.c agent/lib/luksb64.c agent/lib/lukstoken.c \
+	agent/lib/luks2hdr.c agent/lib/lukswrap.c agent/lib/unlock.c agent/adapters/luks.c
+TOKEN_OBJ    := $(TOKEN_SRC:%.c=$(B)/pic/%.o) $(TOKEN_DEPS:%.c=$(B)/pic/%.o)
+TOKEN_PLUGIN := $(B)/libcryptsetup-token-cvm-agent.so
+TOKENDIR     ?= $(shell $(PKG_CONFIG) --variable=libdir libcryptsetup 2>/dev/null)/cryptsetup
+PIC_CFLAGS   := $(CFLAGS) $(BASE_CFLAGS) -Iagent/adapters -fPIC -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
+	-fstack-clash-protection -fcf-protection
+
+$(B)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC-PIC  $<")
+	$(Q)$(CC) $(PIC_CFLAGS) -c -o $@ $<
+
+$(TOKEN_PLUGIN): $(TOKEN_OBJ) agent/token/cryptsetup-token.sym
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared $(LDFLAGS) -Wl,--version-script=agent/token/cryptsetup-token.sym -Wl,-z,relro -Wl,-z,now \
+		-Wl,-z,noexecstack -Wl,-z,defs -Wl,--as-needed -o $@ $(TOKEN_OBJ) $(LIBS)
+
+all: $(TOKEN_PLUGIN)
+check-build: $(TOKEN_PLUGIN)
+install: install-token
+
+install-token: $(TOKEN_PLUGIN)
+	install -d $(DESTDIR)$(TOKENDIR)
+	install -m 0644 $(TOKEN_PLUGIN) $(DESTDIR)$(TOKENDIR)/
 
 deps:
 	$(Q)./packaging/install-deps.sh
@@ -178,4 +210,4 @@ format-check:
 clean:
 	rm -rf build build-sanitize $(BUILDDIR) dist
 
--include $(LIB_OBJ:.o=.d) $(ADAPTER_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(ADAPTER_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d) $(TOKEN_OBJ:.o=.d)

@@ -32,6 +32,14 @@ static const struct command commands[] = {
         { "policy", cmd_policy,
           "policy generate|check|add-boot-entry [OPTIONS]\n"
           "                                        reference policy from a boot / explain a mismatch" },
+        { "enroll", cmd_enroll,
+          "enroll DEVICE --backend azure|trustee [OPTIONS]\n"
+          "                                        add a cvm-agent keyslot and token to a LUKS2 volume" },
+        { "unenroll", cmd_unenroll, "unenroll [--token N] DEVICE          remove the cvm-agent enrollment" },
+        { "list", cmd_list, "list [--json] DEVICE                 keyslots, tokens and header validation" },
+        { "unlock", cmd_unlock,
+          "unlock [--test] DEVICE NAME | --all  validate the header, attest, release the key, open\n"
+          "                                        the volume from the validated header copy" },
 };
 
 static void help(FILE *f)
