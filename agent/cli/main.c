@@ -29,6 +29,9 @@ static const struct command commands[] = {
         { "evidence", cmd_evidence,
           "evidence [--json] [--nonce HEX] [--eventlog F] [--pcrs LIST]\n"
           "                                        gather the TPM evidence and check it locally" },
+        { "attest", cmd_attest,
+          "attest [--json] [--config-json F | --maa URL ... | --kbs URL ...] [--release[=REF]]\n"
+          "                                        attest with MAA or a Trustee KBS; print the verified claims" },
 };
 
 static void help(FILE *f)

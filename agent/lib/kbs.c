@@ -10,7 +10,8 @@
 
 static char *to_text(json_object *o)
 {
-        const char *t = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        const char *t =
+                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 
         return t ? strdup(t) : NULL;
 }
@@ -53,9 +54,11 @@ int kbs_challenge_parse(const char *body, size_t len, char **ret_nonce, const ch
         if (r < 0)
                 return r;
         if (!*nonce || strlen(nonce) > 1024)
-                return cvm_error_set(err, -EBADMSG, "KBS challenge: nonce is empty or longer than 1024 bytes");
+                return cvm_error_set(err, -EBADMSG,
+                                     "KBS challenge: nonce is empty or longer than 1024 bytes");
         if (json_object_object_get_ex(o, "extra-params", &x) && json_object_is_type(x, json_type_object)) {
-                r = jose_get_string(x, "selected-hash-algorithm", "KBS challenge extra-params", false, &h, err);
+                r = jose_get_string(x, "selected-hash-algorithm", "KBS challenge extra-params", false, &h,
+                                    err);
                 if (r < 0)
                         return r;
         }
@@ -65,8 +68,9 @@ int kbs_challenge_parse(const char *body, size_t len, char **ret_nonce, const ch
                         if (strcmp(h, hashes[i]) == 0)
                                 sel = hashes[i];
                 if (!sel)
-                        return cvm_error_set(err, -EOPNOTSUPP,
-                                             "KBS challenge: selected-hash-algorithm \"%.32s\" not supported", h);
+                        return cvm_error_set(
+                                err, -EOPNOTSUPP,
+                                "KBS challenge: selected-hash-algorithm \"%.32s\" not supported", h);
         }
         s = strdup(nonce);
         if (!s)
@@ -79,7 +83,8 @@ int kbs_challenge_parse(const char *body, size_t len, char **ret_nonce, const ch
 int kbs_runtime_data(const char *nonce, json_object *tee_pubkey, const char *hash, json_object **ret_runtime,
                      uint8_t *ret_digest, size_t *ret_digest_size, struct cvm_error *err)
 {
-        _cleanup_(json_object_putp) json_object *rt = json_object_new_object(), *h = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *rt = json_object_new_object(),
+                                                *h = json_object_new_object();
         _cleanup_free_ char *jcs = NULL;
         const EVP_MD *md = EVP_get_digestbyname(hash);
         unsigned n = 0;
@@ -105,7 +110,8 @@ int kbs_runtime_data(const char *nonce, json_object *tee_pubkey, const char *has
 
 int kbs_attest_request(json_object *runtime, json_object *evidence, char **ret)
 {
-        _cleanup_(json_object_putp) json_object *o = json_object_new_object(), *te = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object(),
+                                                *te = json_object_new_object();
         char *s;
 
         if (!o || !te || json_object_object_add(te, "primary_evidence", json_object_get(evidence)) < 0 ||
@@ -133,7 +139,8 @@ int kbs_attest_parse(const char *body, size_t len, char **ret_token, struct cvm_
         r = jose_get_string(o, "token", "KBS attestation reply", true, &t, err);
         if (r < 0)
                 return r;
-        if (!*t || strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(t))
+        if (!*t ||
+            strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(t))
                 return cvm_error_set(err, -EBADMSG, "KBS attestation reply: token is not a compact JWT");
         s = strdup(t);
         if (!s)

@@ -51,7 +51,8 @@ static int add_raw_sig(json_object *o, const char *k, const uint8_t *p, size_t n
 
 static int build_tpm_info(const struct maa_evidence *ev, json_object **ret, struct cvm_error *err)
 {
-        _cleanup_(json_object_putp) json_object *t = json_object_new_object(), *set = json_object_new_array(),
+        _cleanup_(json_object_putp) json_object *t = json_object_new_object(),
+                                                *set = json_object_new_array(),
                                                 *pcrs = json_object_new_array();
         int r;
 
@@ -95,7 +96,8 @@ static int build_tpm_info(const struct maa_evidence *ev, json_object **ret, stru
 static int build_isolation(const struct maa_evidence *ev, json_object **ret, struct cvm_error *err)
 {
         _cleanup_(hcl_report_freep) struct hcl_report *hcl = NULL;
-        _cleanup_(json_object_putp) json_object *iso = json_object_new_object(), *evd = json_object_new_object(),
+        _cleanup_(json_object_putp) json_object *iso = json_object_new_object(),
+                                                *evd = json_object_new_object(),
                                                 *proof = json_object_new_object();
         _cleanup_free_ char *snp = NULL;
         const char *proof_text;
@@ -110,10 +112,12 @@ static int build_isolation(const struct maa_evidence *ev, json_object **ret, str
         if (!snp || add(proof, "SnpReport", json_object_new_string(snp)) < 0 ||
             add_b64(proof, "VcekCertChain", ev->vcek_chain_pem, strlen(ev->vcek_chain_pem)) < 0)
                 return -ENOMEM;
-        proof_text = json_object_to_json_string_ext(proof, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        proof_text = json_object_to_json_string_ext(proof,
+                                                    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!proof_text || add_b64(evd, "Proof", proof_text, strlen(proof_text)) < 0 ||
             add_b64(evd, "RunTimeData", hcl->var_data, hcl->var_data_size) < 0 ||
-            add(iso, "Type", json_object_new_string("SevSnp")) < 0 || add(iso, "Evidence", TAKE_PTR(evd)) < 0)
+            add(iso, "Type", json_object_new_string("SevSnp")) < 0 ||
+            add(iso, "Evidence", TAKE_PTR(evd)) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(iso);
         return 0;
@@ -121,8 +125,10 @@ static int build_isolation(const struct maa_evidence *ev, json_object **ret, str
 
 int maa_request_build(const struct maa_evidence *ev, char **ret, size_t *ret_len, struct cvm_error *err)
 {
-        _cleanup_(json_object_putp) json_object *in = json_object_new_object(), *out = json_object_new_object(),
-                                                *payload = json_object_new_object(), *tpm = NULL, *iso = NULL;
+        _cleanup_(json_object_putp) json_object *in = json_object_new_object(),
+                                                *out = json_object_new_object(),
+                                                *payload = json_object_new_object(), *tpm = NULL,
+                                                *iso = NULL;
         _cleanup_free_ char *b = NULL;
         const char *text;
         char *s;
@@ -235,7 +241,8 @@ int maa_envelope_parse(const char *body, size_t len, struct maa_envelope *ret, s
                 return cvm_error_set(err, -EBADMSG, "MAA envelope: not a JSON object");
         if (!json_object_object_get_ex(env, "EncryptionParams", &params) ||
             !json_object_is_type(params, json_type_object))
-                return cvm_error_set(err, -EBADMSG, "MAA envelope: EncryptionParams missing or not an object");
+                return cvm_error_set(err, -EBADMSG,
+                                     "MAA envelope: EncryptionParams missing or not an object");
         r = jose_get_string(params, "Cipher", "MAA envelope EncryptionParams", true, &s, err);
         if (r < 0)
                 return r;
@@ -246,8 +253,8 @@ int maa_envelope_parse(const char *body, size_t len, struct maa_envelope *ret, s
                 return r;
         if (strcmp(s, "ChainingModeGCM") != 0)
                 return cvm_error_set(err, -EOPNOTSUPP, "MAA envelope: BlockMode \"%.32s\" is not GCM", s);
-        if (!json_object_object_get_ex(params, "KeySizeInBits", &v) || !json_object_is_type(v, json_type_int) ||
-            json_object_get_int64(v) != 256)
+        if (!json_object_object_get_ex(params, "KeySizeInBits", &v) ||
+            !json_object_is_type(v, json_type_int) || json_object_get_int64(v) != 256)
                 return cvm_error_set(err, -EOPNOTSUPP, "MAA envelope: KeySizeInBits is not 256");
         r = get_b64(params, "Iv", &iv, &iv_size, err);
         if (r < 0)
@@ -258,8 +265,8 @@ int maa_envelope_parse(const char *body, size_t len, struct maa_envelope *ret, s
         if (r < 0)
                 return r;
         if (tag_size != sizeof(e.tag))
-                return cvm_error_set(err, -EBADMSG, "MAA envelope: AuthenticationData is %zu bytes, expected 16",
-                                     tag_size);
+                return cvm_error_set(err, -EBADMSG,
+                                     "MAA envelope: AuthenticationData is %zu bytes, expected 16", tag_size);
         r = get_b64(env, "Jwt", &e.jwt_ct, &e.jwt_ct_size, err);
         if (r >= 0)
                 r = get_b64(env, "EncryptedInnerKey", &e.inner_key, &e.inner_key_size, err);
@@ -282,7 +289,8 @@ int maa_envelope_decrypt(const struct maa_envelope *e, const uint8_t *key, size_
         int n = 0, fin = 0;
 
         if (key_size != 32)
-                return cvm_error_set(err, -EINVAL, "MAA envelope: inner key is %zu bytes, expected 32", key_size);
+                return cvm_error_set(err, -EINVAL, "MAA envelope: inner key is %zu bytes, expected 32",
+                                     key_size);
         if (e->jwt_ct_size > INT32_MAX)
                 return cvm_error_set(err, -EBADMSG, "MAA envelope: Jwt too large");
         out = malloc(e->jwt_ct_size + 1);
@@ -318,13 +326,15 @@ static int check_ephemeral_key(json_object *claims, EVP_PKEY *want, struct cvm_e
         size_t n;
         int r;
 
-        if (jwt_claim_lookup(claims, "x-ms-runtime.keys", &keys) < 0 || !json_object_is_type(keys, json_type_array))
+        if (jwt_claim_lookup(claims, "x-ms-runtime.keys", &keys) < 0 ||
+            !json_object_is_type(keys, json_type_array))
                 return cvm_error_set(err, -EPROTO, "claim \"x-ms-runtime.keys\" is missing");
         n = json_object_array_length(keys);
         for (size_t i = 0; i < n && !k; i++) {
                 json_object *c = json_object_array_get_idx(keys, i), *kid;
 
-                if (json_object_object_get_ex(c, "kid", &kid) && json_object_is_type(kid, json_type_string) &&
+                if (json_object_object_get_ex(c, "kid", &kid) &&
+                    json_object_is_type(kid, json_type_string) &&
                     strcmp(json_object_get_string(kid), "TpmEphemeralEncryptionKey") == 0)
                         k = c;
         }
@@ -333,8 +343,8 @@ static int check_ephemeral_key(json_object *claims, EVP_PKEY *want, struct cvm_e
                                      "claim \"x-ms-runtime.keys\" has no TpmEphemeralEncryptionKey");
         r = jwk_to_pkey(k, &got, &e);
         if (r < 0)
-                return cvm_error_set(err, -EPROTO, "claim \"x-ms-runtime.keys\" TpmEphemeralEncryptionKey: %s",
-                                     e.message);
+                return cvm_error_set(err, -EPROTO,
+                                     "claim \"x-ms-runtime.keys\" TpmEphemeralEncryptionKey: %s", e.message);
         if (EVP_PKEY_eq(got, want) != 1)
                 return cvm_error_set(err, -EPROTO,
                                      "claim \"x-ms-runtime.keys\" TpmEphemeralEncryptionKey is not our "
@@ -349,8 +359,7 @@ int maa_token_verify(const char *jwt, size_t len, json_object *jwks, const struc
         _cleanup_(json_object_putp) json_object *claims = NULL;
         _cleanup_free_ char *nonce = NULL;
         struct jwt_claim_expect c[3];
-        struct jwt_expect want = {
-                .now = x->now, .leeway = x->leeway, .require_exp = true, .claims = c};
+        struct jwt_expect want = {.now = x->now, .leeway = x->leeway, .require_exp = true, .claims = c};
         const char *iss;
         size_t n_iss;
         json_object *v;
@@ -385,8 +394,8 @@ int maa_token_verify(const char *jwt, size_t len, json_object *jwks, const struc
                 c[want.n_claims++] = (struct jwt_claim_expect){"x-ms-runtime.client-payload.nonce", nonce};
         }
         if (x->tee_type)
-                c[want.n_claims++] = (struct jwt_claim_expect){"x-ms-isolation-tee.x-ms-attestation-type",
-                                                               x->tee_type};
+                c[want.n_claims++] =
+                        (struct jwt_claim_expect){"x-ms-isolation-tee.x-ms-attestation-type", x->tee_type};
         if (x->compliance)
                 c[want.n_claims++] = (struct jwt_claim_expect){"x-ms-isolation-tee.x-ms-compliance-status",
                                                                x->compliance};
@@ -422,7 +431,8 @@ void maa_error_describe(const char *body, size_t len, char *buf, size_t size)
         if (size == 0)
                 return;
         buf[0] = '\0';
-        if (!body || canonjson_parse(body, len, NULL, &o, NULL) < 0 || !json_object_is_type(o, json_type_object))
+        if (!body || canonjson_parse(body, len, NULL, &o, NULL) < 0 ||
+            !json_object_is_type(o, json_type_object))
                 return;
         if (json_object_object_get_ex(o, "error", &e) && json_object_is_type(e, json_type_object)) {
                 if (!json_object_object_get_ex(e, "code", &a))

@@ -36,22 +36,22 @@ struct maa_evidence {
         size_t quote_size;
         const uint8_t *quote_sig; /* marshaled TPMT_SIGNATURE (RSASSA) */
         size_t quote_sig_size;
-        uint32_t pcr_mask;                 /* quoted SHA-256 PCRs */
-        const uint8_t (*pcr_values)[32];   /* [24], valid for PCRs in pcr_mask */
-        const uint8_t *enc_pub;            /* TPM2B_PUBLIC of the ephemeral key */
+        uint32_t pcr_mask;               /* quoted SHA-256 PCRs */
+        const uint8_t (*pcr_values)[32]; /* [24], valid for PCRs in pcr_mask */
+        const uint8_t *enc_pub;          /* TPM2B_PUBLIC of the ephemeral key */
         size_t enc_pub_size;
-        const uint8_t *certify;            /* TPMS_ATTEST of TPM2_Certify */
+        const uint8_t *certify; /* TPMS_ATTEST of TPM2_Certify */
         size_t certify_size;
-        const uint8_t *certify_sig;        /* marshaled TPMT_SIGNATURE */
+        const uint8_t *certify_sig; /* marshaled TPMT_SIGNATURE */
         size_t certify_sig_size;
-        const uint8_t *tcg_log;            /* raw binary_bios_measurements */
+        const uint8_t *tcg_log; /* raw binary_bios_measurements */
         size_t tcg_log_size;
-        const uint8_t *hcl_report;         /* NV 0x01400001 contents */
+        const uint8_t *hcl_report; /* NV 0x01400001 contents */
         size_t hcl_report_size;
-        const char *vcek_chain_pem;        /* VCEK PEM followed by ASK/ARK PEMs (THIM) */
-        const uint8_t *nonce;              /* ClientPayload.nonce */
+        const char *vcek_chain_pem; /* VCEK PEM followed by ASK/ARK PEMs (THIM) */
+        const uint8_t *nonce;       /* ClientPayload.nonce */
         size_t nonce_size;
-        const char *os_distro;             /* NAME of /etc/os-release, e.g. "Debian GNU/Linux" */
+        const char *os_distro; /* NAME of /etc/os-release, e.g. "Debian GNU/Linux" */
         int os_major, os_minor;
 };
 
@@ -104,10 +104,10 @@ int maa_envelope_decrypt(const struct maa_envelope *e, const uint8_t *key, size_
 
 /** struct maa_expect - what a token must say (see maa_token_verify()). */
 struct maa_expect {
-        const char *issuer;      /* required "iss" (trailing '/' ignored) */
-        time_t now;              /* the verifier's current time */
-        unsigned leeway;         /* seconds of skew, <= JWT_MAX_LEEWAY */
-        const uint8_t *nonce;    /* expected x-ms-runtime.client-payload.nonce (base64 of it); may be NULL */
+        const char *issuer;   /* required "iss" (trailing '/' ignored) */
+        time_t now;           /* the verifier's current time */
+        unsigned leeway;      /* seconds of skew, <= JWT_MAX_LEEWAY */
+        const uint8_t *nonce; /* expected x-ms-runtime.client-payload.nonce (base64 of it); may be NULL */
         size_t nonce_size;
         EVP_PKEY *ephemeral_key; /* must be x-ms-runtime.keys[kid=TpmEphemeralEncryptionKey]; may be NULL */
         const char *tee_type;    /* x-ms-isolation-tee.x-ms-attestation-type, e.g. "sevsnpvm"; may be NULL */

@@ -55,10 +55,12 @@ void skr_release_done(struct skr_release *r)
         *r = (struct skr_release){};
 }
 
-static int get_obj(json_object *o, const char *name, const char *what, json_object **ret, struct cvm_error *err)
+static int get_obj(json_object *o, const char *name, const char *what, json_object **ret,
+                   struct cvm_error *err)
 {
         if (!json_object_object_get_ex(o, name, ret) || !json_object_is_type(*ret, json_type_object))
-                return cvm_error_set(err, -EBADMSG, "%s: member \"%s\" missing or not an object", what, name);
+                return cvm_error_set(err, -EBADMSG, "%s: member \"%s\" missing or not an object", what,
+                                     name);
         return 0;
 }
 
@@ -111,9 +113,10 @@ static int parse_key_hsm(const char *k, const char *enc_want, struct skr_release
         if (!skr_oaep_hash(rel->enc))
                 return cvm_error_set(err, -EOPNOTSUPP, "key_hsm header: unknown enc \"%.40s\"", rel->enc);
         if (enc_want && strcmp(rel->enc, enc_want) != 0)
-                return cvm_error_set(err, -EPROTO, "key_hsm header: enc \"%.40s\", requested \"%s\"", rel->enc,
-                                     enc_want);
-        return jose_get_b64url(o, "ciphertext", "key_hsm", true, &rel->ciphertext, &rel->ciphertext_size, err);
+                return cvm_error_set(err, -EPROTO, "key_hsm header: enc \"%.40s\", requested \"%s\"",
+                                     rel->enc, enc_want);
+        return jose_get_b64url(o, "ciphertext", "key_hsm", true, &rel->ciphertext, &rel->ciphertext_size,
+                               err);
 }
 
 int skr_release_parse(const char *body, size_t len, STACK_OF(X509) * trusted, const char *host, time_t now,
@@ -155,8 +158,9 @@ int skr_release_parse(const char *body, size_t len, STACK_OF(X509) * trusted, co
                 if (r < 0)
                         return r;
                 if (!s || strcmp(s, nonce) != 0)
-                        return cvm_error_set(err, -EPROTO, "release payload: request.nonce %s%.80s%s, expected "
-                                                           "\"%s\"",
+                        return cvm_error_set(err, -EPROTO,
+                                             "release payload: request.nonce %s%.80s%s, expected "
+                                             "\"%s\"",
                                              s ? "\"" : "", s ? s : "missing", s ? "\"" : "", nonce);
         }
         if (enc) {
@@ -164,8 +168,9 @@ int skr_release_parse(const char *body, size_t len, STACK_OF(X509) * trusted, co
                 if (r < 0)
                         return r;
                 if (strcmp(s, enc) != 0)
-                        return cvm_error_set(err, -EPROTO, "release payload: request.enc \"%.40s\", expected \"%s\"",
-                                             s, enc);
+                        return cvm_error_set(err, -EPROTO,
+                                             "release payload: request.enc \"%.40s\", expected \"%s\"", s,
+                                             enc);
         }
         r = dup_member(key, "kid", "released key", false, &rel.key_kid, err);
         if (r >= 0)
@@ -203,8 +208,10 @@ int skr_unwrap(const uint8_t *kek, size_t kek_size, const uint8_t *wrapped, size
                 return cvm_error_set(err, -EINVAL, "key unwrap: KEK of %zu bytes", kek_size);
         }
         if (wrapped_size < 16 || wrapped_size % 8 != 0 || wrapped_size > INT32_MAX)
-                return cvm_error_set(err, -EBADMSG, "key unwrap: wrapped key of %zu bytes is not a multiple of 8 "
-                                                    "of at least 16", wrapped_size);
+                return cvm_error_set(err, -EBADMSG,
+                                     "key unwrap: wrapped key of %zu bytes is not a multiple of 8 "
+                                     "of at least 16",
+                                     wrapped_size);
         ctx = EVP_CIPHER_CTX_new();
         out = malloc(wrapped_size + 8);
         if (!ctx || !out) {
@@ -216,8 +223,9 @@ int skr_unwrap(const uint8_t *kek, size_t kek_size, const uint8_t *wrapped, size
             EVP_DecryptUpdate(ctx, out, &n, wrapped, (int)wrapped_size) != 1 || n <= 0 ||
             EVP_DecryptFinal_ex(ctx, out + n, &fin) != 1) {
                 erase_and_free(out, wrapped_size + 8);
-                return cvm_error_set(err, -EKEYREJECTED,
-                                     "key unwrap: AES key wrap integrity check failed (wrapped to another key?)");
+                return cvm_error_set(
+                        err, -EKEYREJECTED,
+                        "key unwrap: AES key wrap integrity check failed (wrapped to another key?)");
         }
         ret->data = out;
         ret->size = (size_t)(n + fin);

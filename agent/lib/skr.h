@@ -26,11 +26,11 @@
 
 /** struct skr_release - the verified content of a release response. */
 struct skr_release {
-        char *enc;            /* the key_hsm header "enc" (CKM_RSA_AES_KEY_WRAP, RSA_AES_KEY_WRAP_256, ...) */
-        char *wrap_kid;       /* the key_hsm header "kid" (TpmEphemeralEncryptionKey) */
-        char *key_kid;        /* response.key.key.kid, the released key's id */
-        char *kty;            /* response.key.key.kty (RSA-HSM, EC-HSM, oct-HSM) */
-        uint8_t *ciphertext;  /* RSA-OAEP(KEK) || AES-KWP(KEK, material) */
+        char *enc;           /* the key_hsm header "enc" (CKM_RSA_AES_KEY_WRAP, RSA_AES_KEY_WRAP_256, ...) */
+        char *wrap_kid;      /* the key_hsm header "kid" (TpmEphemeralEncryptionKey) */
+        char *key_kid;       /* response.key.key.kid, the released key's id */
+        char *kty;           /* response.key.key.kty (RSA-HSM, EC-HSM, oct-HSM) */
+        uint8_t *ciphertext; /* RSA-OAEP(KEK) || AES-KWP(KEK, material) */
         size_t ciphertext_size;
 };
 
