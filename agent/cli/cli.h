@@ -47,6 +47,7 @@ int cmd_enroll(int argc, char *argv[]);
 int cmd_unenroll(int argc, char *argv[]);
 int cmd_list(int argc, char *argv[]);
 int cmd_unlock(int argc, char *argv[]);
+int cmd_attest(int argc, char *argv[]);
 
 /**
  * cli_fail() - print one line "cvm-agent: WHAT: MESSAGE" on stderr and return the exit code

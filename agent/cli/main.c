@@ -40,6 +40,9 @@ static const struct command commands[] = {
         { "unlock", cmd_unlock,
           "unlock [--test] DEVICE NAME | --all  validate the header, attest, release the key, open\n"
           "                                        the volume from the validated header copy" },
+        { "attest", cmd_attest,
+          "attest [--json] [--config-json F | --maa URL ... | --kbs URL ...] [--release[=REF]]\n"
+          "                                        attest with MAA or a Trustee KBS; print the verified claims" },
 };
 
 static void help(FILE *f)
