@@ -29,6 +29,7 @@ static const struct command commands[] = {
         { "evidence", cmd_evidence,
           "evidence [--json] [--nonce HEX] [--eventlog F] [--pcrs LIST]\n"
           "                                        gather the TPM evidence and check it locally" },
+        { "config", cmd_config, "config [--json]                      show the effective configuration and its sources" },
 };
 
 static void help(FILE *f)
@@ -51,7 +52,7 @@ static void help(FILE *f)
                 "\n"
                 "Exit codes: 0 ok, 1 internal error, 2 usage, 3 evidence error, 4 verification failed,\n"
                 "5 I/O error, 6 TPM error, 7 verifier refused, 8 unreachable, 9 policy mismatch,\n"
-                "10 header rejected. See cvm-agent(1).\n",
+                "10 header rejected, 11 invalid configuration or policy. See cvm-agent(1).\n",
                 CVM_AGENT_SYSCONFDIR);
 }
 
@@ -80,6 +81,7 @@ int main(int argc, char *argv[])
                         return EXIT_OK;
                 case OPT_TCTI:
                         cli_globals.tcti = optarg;
+                        cli_globals.tcti_from_option = true;
                         break;
                 case OPT_CONFIG:
                         cli_globals.config = optarg;
