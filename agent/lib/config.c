@@ -46,6 +46,8 @@ static const struct config_schema schema[_CONFIG_KEY_MAX] = {
         [CONFIG_MONITOR_REATTEST_INTERVAL] = { "Monitor", "ReattestInterval", CONFIG_TYPE_DURATION, "1h", 0,
                                                7 * 86400 * USEC_PER_SEC, NULL,
                                                "time between two attestations to the verifier; 0: never" },
+        [CONFIG_MONITOR_IMA] = { "Monitor", "IMA", CONFIG_TYPE_BOOL, "yes", 0, 0, NULL,
+                                 "replay the IMA log against PCR 10 at each check" },
 };
 
 /* The effective value of one setting. */
