@@ -129,7 +129,8 @@ static int cli_config_load(struct config **ret)
         }
         if (tcti && *tcti) {
                 r = config_set(c, CONFIG_TPM_TCTI, tcti,
-                               cli_globals.tcti_from_option ? "option --tcti" : "environment CVM_AGENT_TCTI", &err);
+                               cli_globals.tcti_from_option ? "option --tcti" : "environment CVM_AGENT_TCTI",
+                               &err);
                 if (r < 0) {
                         config_free(c);
                         fprintf(stderr, "cvm-agent: %s\n", cvm_error_message(&err, r));

@@ -48,11 +48,11 @@ static int add_source(json_object *o, const char *source)
         if (strcmp(source, "default") == 0)
                 return jadd(o, "source", json_object_new_string("default"));
         if (strncmp(source, "environment ", 12) == 0)
-                return jadd(o, "source", json_object_new_string("environment")) ?:
-                       jadd(o, "variable", json_object_new_string(source + 12));
+                return jadd(o, "source", json_object_new_string("environment"))
+                               ?: jadd(o, "variable", json_object_new_string(source + 12));
         if (strncmp(source, "option ", 7) == 0)
-                return jadd(o, "source", json_object_new_string("option")) ?:
-                       jadd(o, "option", json_object_new_string(source + 7));
+                return jadd(o, "source", json_object_new_string("option"))
+                               ?: jadd(o, "option", json_object_new_string(source + 7));
         /* "FILE:LINE", with the line after the last colon. */
         colon = strrchr(source, ':');
         if (!colon)
@@ -176,8 +176,8 @@ int cmd_config(int argc, char *argv[])
 {
         enum { OPT_JSON = 0x100 };
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "json", no_argument, NULL, OPT_JSON },
+                {"help", no_argument, NULL, 'h'},
+                {"json", no_argument, NULL, OPT_JSON},
                 {},
         };
         _cleanup_(json_object_putp) json_object *root = NULL;

@@ -13,41 +13,42 @@
 #include "config.h"
 #include "util.h"
 
-static const char *const policy_modes[] = { "enforce", "warn", NULL };
+static const char *const policy_modes[] = {"enforce", "warn", NULL};
 
 /*
  * The schema. Defaults are canonical text, parsed through the same code as a file, so a
  * default can never be something a file could not say.
  */
 static const struct config_schema schema[_CONFIG_KEY_MAX] = {
-        [CONFIG_TPM_TCTI] = { "TPM", "TCTI", CONFIG_TYPE_STRING, "device:/dev/tpmrm0", 0, 0, NULL,
-                              "how to reach the TPM (tpm2-tss TCTI specification)" },
-        [CONFIG_UNLOCK_DEADLINE] = { "Unlock", "Deadline", CONFIG_TYPE_DURATION, "1min", 1 * USEC_PER_SEC,
-                                     3600 * USEC_PER_SEC, NULL,
-                                     "time limit of a whole unlock, retries included" },
-        [CONFIG_UNLOCK_PCR_EXTEND] = { "Unlock", "PCRExtend", CONFIG_TYPE_UINT, "15", 8, 15, NULL,
-                                       "PCR extended with the volume identity after an unlock" },
-        [CONFIG_UNLOCK_LOCAL_POLICY] = { "Unlock", "LocalPolicy", CONFIG_TYPE_PATH, NULL, 0, 0, NULL,
-                                         "local appraisal policy checked before any network traffic" },
-        [CONFIG_UNLOCK_POLICY_MODE] = { "Unlock", "PolicyMode", CONFIG_TYPE_ENUM, "enforce", 0, 0, policy_modes,
-                                        "enforce: a local policy mismatch refuses the unlock; warn: "
-                                        "it is only reported" },
-        [CONFIG_NETWORK_CA_FILE] = { "Network", "CAFile", CONFIG_TYPE_PATH, NULL, 0, 0, NULL,
-                                     "PEM CA bundle for TLS; unset: the system trust store" },
-        [CONFIG_NETWORK_CONNECT_TIMEOUT] = { "Network", "ConnectTimeout", CONFIG_TYPE_DURATION, "10s",
-                                             100 * USEC_PER_MSEC, 300 * USEC_PER_SEC, NULL,
-                                             "time limit of one TCP + TLS connection" },
-        [CONFIG_MONITOR_INTERVAL] = { "Monitor", "Interval", CONFIG_TYPE_DURATION, "1min", 1 * USEC_PER_SEC,
-                                      86400 * USEC_PER_SEC, NULL, "time between two integrity checks" },
-        [CONFIG_MONITOR_JITTER] = { "Monitor", "Jitter", CONFIG_TYPE_DURATION, "10s", 0, 3600 * USEC_PER_SEC,
-                                    NULL, "random delay up to this added to each interval" },
-        [CONFIG_MONITOR_STATE_DIRECTORY] = { "Monitor", "StateDirectory", CONFIG_TYPE_PATH, "/run/cvm-agent", 0,
-                                             0, NULL, "where the daemon writes its status file" },
-        [CONFIG_MONITOR_REATTEST_INTERVAL] = { "Monitor", "ReattestInterval", CONFIG_TYPE_DURATION, "1h", 0,
-                                               7 * 86400 * USEC_PER_SEC, NULL,
-                                               "time between two attestations to the verifier; 0: never" },
-        [CONFIG_MONITOR_IMA] = { "Monitor", "IMA", CONFIG_TYPE_BOOL, "yes", 0, 0, NULL,
-                                 "replay the IMA log against PCR 10 at each check" },
+        [CONFIG_TPM_TCTI] = {"TPM", "TCTI", CONFIG_TYPE_STRING, "device:/dev/tpmrm0", 0, 0, NULL,
+                             "how to reach the TPM (tpm2-tss TCTI specification)"},
+        [CONFIG_UNLOCK_DEADLINE] = {"Unlock", "Deadline", CONFIG_TYPE_DURATION, "1min", 1 * USEC_PER_SEC,
+                                    3600 * USEC_PER_SEC, NULL,
+                                    "time limit of a whole unlock, retries included"},
+        [CONFIG_UNLOCK_PCR_EXTEND] = {"Unlock", "PCRExtend", CONFIG_TYPE_UINT, "15", 8, 15, NULL,
+                                      "PCR extended with the volume identity after an unlock"},
+        [CONFIG_UNLOCK_LOCAL_POLICY] = {"Unlock", "LocalPolicy", CONFIG_TYPE_PATH, NULL, 0, 0, NULL,
+                                        "local appraisal policy checked before any network traffic"},
+        [CONFIG_UNLOCK_POLICY_MODE] = {"Unlock", "PolicyMode", CONFIG_TYPE_ENUM, "enforce", 0, 0,
+                                       policy_modes,
+                                       "enforce: a local policy mismatch refuses the unlock; warn: "
+                                       "it is only reported"},
+        [CONFIG_NETWORK_CA_FILE] = {"Network", "CAFile", CONFIG_TYPE_PATH, NULL, 0, 0, NULL,
+                                    "PEM CA bundle for TLS; unset: the system trust store"},
+        [CONFIG_NETWORK_CONNECT_TIMEOUT] = {"Network", "ConnectTimeout", CONFIG_TYPE_DURATION, "10s",
+                                            100 * USEC_PER_MSEC, 300 * USEC_PER_SEC, NULL,
+                                            "time limit of one TCP + TLS connection"},
+        [CONFIG_MONITOR_INTERVAL] = {"Monitor", "Interval", CONFIG_TYPE_DURATION, "1min", 1 * USEC_PER_SEC,
+                                     86400 * USEC_PER_SEC, NULL, "time between two integrity checks"},
+        [CONFIG_MONITOR_JITTER] = {"Monitor", "Jitter", CONFIG_TYPE_DURATION, "10s", 0, 3600 * USEC_PER_SEC,
+                                   NULL, "random delay up to this added to each interval"},
+        [CONFIG_MONITOR_STATE_DIRECTORY] = {"Monitor", "StateDirectory", CONFIG_TYPE_PATH, "/run/cvm-agent",
+                                            0, 0, NULL, "where the daemon writes its status file"},
+        [CONFIG_MONITOR_REATTEST_INTERVAL] = {"Monitor", "ReattestInterval", CONFIG_TYPE_DURATION, "1h", 0,
+                                              7 * 86400 * USEC_PER_SEC, NULL,
+                                              "time between two attestations to the verifier; 0: never"},
+        [CONFIG_MONITOR_IMA] = {"Monitor", "IMA", CONFIG_TYPE_BOOL, "yes", 0, 0, NULL,
+                                "replay the IMA log against PCR 10 at each check"},
 };
 
 /* The effective value of one setting. */
@@ -92,8 +93,8 @@ int config_lookup(const char *section, const char *key, enum config_key *ret)
 
 int config_parse_bool(const char *s, bool *ret)
 {
-        static const char *const yes[] = { "1", "yes", "y", "true", "t", "on" };
-        static const char *const no[] = { "0", "no", "n", "false", "f", "off" };
+        static const char *const yes[] = {"1", "yes", "y", "true", "t", "on"};
+        static const char *const no[] = {"0", "no", "n", "false", "f", "off"};
 
         for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
                 if (strcasecmp(s, yes[i]) == 0) {
@@ -151,25 +152,25 @@ static const struct {
         const char *name;
         uint64_t usec;
 } duration_units[] = {
-        { "usec", 1 },
-        { "us", 1 },
-        { "msec", USEC_PER_MSEC },
-        { "ms", USEC_PER_MSEC },
-        { "seconds", USEC_PER_SEC },
-        { "second", USEC_PER_SEC },
-        { "sec", USEC_PER_SEC },
-        { "s", USEC_PER_SEC },
-        { "minutes", 60 * USEC_PER_SEC },
-        { "minute", 60 * USEC_PER_SEC },
-        { "min", 60 * USEC_PER_SEC },
-        { "m", 60 * USEC_PER_SEC },
-        { "hours", 3600 * USEC_PER_SEC },
-        { "hour", 3600 * USEC_PER_SEC },
-        { "hr", 3600 * USEC_PER_SEC },
-        { "h", 3600 * USEC_PER_SEC },
-        { "days", 86400 * USEC_PER_SEC },
-        { "day", 86400 * USEC_PER_SEC },
-        { "d", 86400 * USEC_PER_SEC },
+        {"usec", 1},
+        {"us", 1},
+        {"msec", USEC_PER_MSEC},
+        {"ms", USEC_PER_MSEC},
+        {"seconds", USEC_PER_SEC},
+        {"second", USEC_PER_SEC},
+        {"sec", USEC_PER_SEC},
+        {"s", USEC_PER_SEC},
+        {"minutes", 60 * USEC_PER_SEC},
+        {"minute", 60 * USEC_PER_SEC},
+        {"min", 60 * USEC_PER_SEC},
+        {"m", 60 * USEC_PER_SEC},
+        {"hours", 3600 * USEC_PER_SEC},
+        {"hour", 3600 * USEC_PER_SEC},
+        {"hr", 3600 * USEC_PER_SEC},
+        {"h", 3600 * USEC_PER_SEC},
+        {"days", 86400 * USEC_PER_SEC},
+        {"day", 86400 * USEC_PER_SEC},
+        {"d", 86400 * USEC_PER_SEC},
 };
 
 int config_parse_duration(const char *s, uint64_t *ret_usec)
@@ -205,12 +206,16 @@ int config_parse_duration(const char *s, uint64_t *ret_usec)
                 /* The longest unit name that ends at a non-letter. */
                 for (size_t i = 0; i < ELEMENTSOF(duration_units); i++) {
                         size_t l = strlen(duration_units[i].name);
-                        char next = p[l];
-                        if (strncmp(p, duration_units[i].name, l) == 0 &&
-                            !((next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z')) && l > len) {
-                                unit = duration_units[i].usec;
-                                len = l;
-                        }
+                        char next;
+
+                        /* p[l] is only read once strncmp() proved p holds l characters. */
+                        if (l <= len || strncmp(p, duration_units[i].name, l) != 0)
+                                continue;
+                        next = p[l];
+                        if ((next >= 'a' && next <= 'z') || (next >= 'A' && next <= 'Z'))
+                                continue;
+                        unit = duration_units[i].usec;
+                        len = l;
                 }
                 if (len == 0)
                         return -EINVAL;
@@ -231,8 +236,8 @@ void config_format_duration(uint64_t usec, char *buf, size_t size)
                 const char *name;
                 uint64_t usec;
         } units[] = {
-                { "d", 86400 * USEC_PER_SEC }, { "h", 3600 * USEC_PER_SEC }, { "min", 60 * USEC_PER_SEC },
-                { "s", USEC_PER_SEC },         { "ms", USEC_PER_MSEC },      { "us", 1 },
+                {"d", 86400 * USEC_PER_SEC}, {"h", 3600 * USEC_PER_SEC}, {"min", 60 * USEC_PER_SEC},
+                {"s", USEC_PER_SEC},         {"ms", USEC_PER_MSEC},      {"us", 1},
         };
         size_t off = 0;
 
@@ -292,8 +297,8 @@ static int parse_value(enum config_key key, const char *s, struct config_value *
                 break;
         case CONFIG_TYPE_PATH:
                 if (s[0] != '/')
-                        return cvm_error_set(err, -EBADMSG, "%s: %s=%s is not an absolute path", where, sc->key,
-                                             s);
+                        return cvm_error_set(err, -EBADMSG, "%s: %s=%s is not an absolute path", where,
+                                             sc->key, s);
                 if (strstr(s, "//") || strstr(s, "/../") || strstr(s, "/./") ||
                     (strlen(s) >= 3 && strcmp(s + strlen(s) - 3, "/..") == 0) ||
                     (strlen(s) >= 2 && strcmp(s + strlen(s) - 2, "/.") == 0))
@@ -303,8 +308,8 @@ static int parse_value(enum config_key key, const char *s, struct config_value *
         case CONFIG_TYPE_BOOL:
                 if (config_parse_bool(s, &b) < 0)
                         return cvm_error_set(err, -EBADMSG,
-                                             "%s: %s=%s is not a boolean (yes/no, true/false, on/off, 1/0)", where,
-                                             sc->key, s);
+                                             "%s: %s=%s is not a boolean (yes/no, true/false, on/off, 1/0)",
+                                             where, sc->key, s);
                 out->b = b;
                 s = b ? "yes" : "no";
                 break;
@@ -326,13 +331,14 @@ static int parse_value(enum config_key key, const char *s, struct config_value *
                 if (r == -ERANGE) {
                         config_format_duration(sc->min, lo, sizeof(lo));
                         config_format_duration(sc->max, hi, sizeof(hi));
-                        return cvm_error_set(err, -EBADMSG, "%s: %s=%s is out of range %s..%s", where, sc->key,
-                                             s, lo, hi);
+                        return cvm_error_set(err, -EBADMSG, "%s: %s=%s is out of range %s..%s", where,
+                                             sc->key, s, lo, hi);
                 }
                 if (r < 0)
-                        return cvm_error_set(err, -EBADMSG,
-                                             "%s: %s=%s is not a duration (e.g. 90, 30s, 500ms, 2min, 1h 30min)",
-                                             where, sc->key, s);
+                        return cvm_error_set(
+                                err, -EBADMSG,
+                                "%s: %s=%s is not a duration (e.g. 90, 30s, 500ms, 2min, 1h 30min)", where,
+                                sc->key, s);
                 out->u = u;
                 config_format_duration(u, buf, sizeof(buf));
                 s = buf;
@@ -370,8 +376,8 @@ static void value_done(struct config_value *v)
 }
 
 /* Replaces setting @key by @s ("" or NULL: the default), recording @source. */
-static int assign(struct config *c, enum config_key key, const char *s, const char *source, const char *where,
-                  struct cvm_error *err)
+static int assign(struct config *c, enum config_key key, const char *s, const char *source,
+                  const char *where, struct cvm_error *err)
 {
         struct config_value nv = {};
         int r;
@@ -521,8 +527,8 @@ static bool is_name(const char *s, size_t len)
         if (len == 0)
                 return false;
         for (size_t i = 0; i < len; i++)
-                if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-                      s[i] == '-' || s[i] == '_' || s[i] == '.'))
+                if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+                      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' || s[i] == '.'))
                         return false;
         return true;
 }
@@ -535,12 +541,12 @@ static bool is_extension(const char *s, size_t len)
 /* Parser state carried from line to line. */
 struct ini_state {
         char section[CONFIG_MAX_LINE + 1];
-        bool in_section;   /* a [Section] header was seen */
-        bool ignore;       /* the current section is an "X-" extension */
+        bool in_section; /* a [Section] header was seen */
+        bool ignore;     /* the current section is an "X-" extension */
 };
 
-static int parse_line(struct config *c, struct ini_state *st, const char *name, unsigned lineno, const char *s,
-                      size_t len, struct cvm_error *err)
+static int parse_line(struct config *c, struct ini_state *st, const char *name, unsigned lineno,
+                      const char *s, size_t len, struct cvm_error *err)
 {
         char where[CVM_ERROR_MAX / 2];
         char key[CONFIG_MAX_LINE + 1], value[CONFIG_MAX_LINE + 1];
@@ -554,7 +560,8 @@ static int parse_line(struct config *c, struct ini_state *st, const char *name, 
         if (len == 0 || s[0] == '#' || s[0] == ';')
                 return 0;
         if (s[len - 1] == '\\')
-                return cvm_error_set(err, -EBADMSG, "%s: line continuation with '\\' is not supported", where);
+                return cvm_error_set(err, -EBADMSG, "%s: line continuation with '\\' is not supported",
+                                     where);
 
         if (s[0] == '[') {
                 const char *n = s + 1;
@@ -587,8 +594,8 @@ static int parse_line(struct config *c, struct ini_state *st, const char *name, 
         vlen = (size_t)(s + len - v);
         trim(&v, &vlen);
         if (!is_name(k, klen))
-                return cvm_error_set(err, -EBADMSG, "%s: invalid key name '%.*s'", where, (int)(klen > 64 ? 64 : klen),
-                                     k);
+                return cvm_error_set(err, -EBADMSG, "%s: invalid key name '%.*s'", where,
+                                     (int)(klen > 64 ? 64 : klen), k);
         if (!st->in_section)
                 return cvm_error_set(err, -EBADMSG, "%s: %.*s= outside of a [Section]", where, (int)klen, k);
         if (st->ignore || is_extension(k, klen))
@@ -600,7 +607,8 @@ static int parse_line(struct config *c, struct ini_state *st, const char *name, 
 
         r = config_lookup(st->section, key, &ck);
         if (r < 0)
-                return cvm_error_set(err, -EBADMSG, "%s: unknown key %s= in section [%s]", where, key, st->section);
+                return cvm_error_set(err, -EBADMSG, "%s: unknown key %s= in section [%s]", where, key,
+                                     st->section);
         return assign(c, ck, value, where, where, err);
 }
 
@@ -612,8 +620,9 @@ int config_parse(struct config *c, const char *name, const char *text, size_t si
         int r;
 
         if (size > CONFIG_MAX_FILE_SIZE)
-                return cvm_error_set(err, -EFBIG, "%s: %zu bytes exceed the %u byte limit of a configuration file",
-                                     name, size, CONFIG_MAX_FILE_SIZE);
+                return cvm_error_set(err, -EFBIG,
+                                     "%s: %zu bytes exceed the %u byte limit of a configuration file", name,
+                                     size, CONFIG_MAX_FILE_SIZE);
         st = calloc(1, sizeof(*st));
         if (!st || add_file(c, name) < 0)
                 return cvm_error_set(err, -ENOMEM, "out of memory");
@@ -627,13 +636,15 @@ int config_parse(struct config *c, const char *name, const char *text, size_t si
                 if (len > 0 && line[len - 1] == '\r')
                         len--;
                 if (len > CONFIG_MAX_LINE)
-                        return cvm_error_set(err, -EBADMSG, "%s:%u: line of %zu bytes exceeds the %u byte limit",
-                                             name, lineno, len, CONFIG_MAX_LINE);
+                        return cvm_error_set(err, -EBADMSG,
+                                             "%s:%u: line of %zu bytes exceeds the %u byte limit", name,
+                                             lineno, len, CONFIG_MAX_LINE);
                 for (size_t i = 0; i < len; i++) {
                         unsigned char ch = (unsigned char)line[i];
                         if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-                                return cvm_error_set(err, -EBADMSG, "%s:%u: control character 0x%02x at column %zu",
-                                                     name, lineno, ch, i + 1);
+                                return cvm_error_set(err, -EBADMSG,
+                                                     "%s:%u: control character 0x%02x at column %zu", name,
+                                                     lineno, ch, i + 1);
                 }
                 r = parse_line(c, st, name, lineno, line, len, err);
                 if (r < 0)

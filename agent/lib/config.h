@@ -35,8 +35,8 @@
 #define CONFIG_MAX_DROPINS   128u
 #define CONFIG_MAX_VALUE     1024u /* a string or path value, in bytes */
 
-#define USEC_PER_MSEC 1000ull
-#define USEC_PER_SEC  1000000ull
+#define USEC_PER_MSEC        1000ull
+#define USEC_PER_SEC         1000000ull
 
 /* Every known setting. Append new ones before _CONFIG_KEY_MAX (and to the schema table). */
 enum config_key {
