@@ -43,6 +43,7 @@ int cmd_report(int argc, char *argv[]);
 int cmd_quote(int argc, char *argv[]);
 int cmd_token(int argc, char *argv[]);
 int cmd_evidence(int argc, char *argv[]);
+int cmd_policy(int argc, char *argv[]);
 
 /**
  * cli_fail() - print one line "cvm-agent: WHAT: MESSAGE" on stderr and return the exit code

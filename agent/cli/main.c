@@ -29,6 +29,9 @@ static const struct command commands[] = {
         { "evidence", cmd_evidence,
           "evidence [--json] [--nonce HEX] [--eventlog F] [--pcrs LIST]\n"
           "                                        gather the TPM evidence and check it locally" },
+        { "policy", cmd_policy,
+          "policy generate|check|add-boot-entry [OPTIONS]\n"
+          "                                        reference policy from a boot / explain a mismatch" },
         { "config", cmd_config, "config [--json]                      show the effective configuration and its sources" },
 };
 
