@@ -111,6 +111,15 @@ evidence_tcti "$T_CFG" "$CVM_AGENT" --config "$CONF"
 CVM_AGENT_TCTI=$T_ENV evidence_tcti "$T_ENV" "$CVM_AGENT" --config "$CONF"
 CVM_AGENT_TCTI=$T_ENV evidence_tcti "$T_OPT" "$CVM_AGENT" --config "$CONF" --tcti "$T_OPT"
 
+# ---- the shipped example: valid, and uncommented it lists every setting with its default ----------
+EXAMPLE=$(dirname "$0")/../../packaging/cvm-agent.conf
+expect_rc 0 "$CVM_AGENT" --config "$EXAMPLE" config --json
+json_eq '[.settings[][] | .source] | unique | join(",")' default
+sed 's/^#\([A-Za-z]*=\)/\1/' "$EXAMPLE" >"$TMP/example.conf"
+expect_rc 0 "$CVM_AGENT" --config "$TMP/example.conf" config --json
+json_eq '[.settings[][] | .source] | unique | join(",")' file
+json_eq '[.settings[][] | select(.value != .default)] | length' 0
+
 # ---- errors ------------------------------------------------------------------------------------------
 expect_rc 5 "$CVM_AGENT" --config "$TMP/missing.conf" config --json &&
         one_line_error "^cvm-agent: $TMP/missing.conf: "
