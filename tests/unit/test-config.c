@@ -238,9 +238,9 @@ static void test_value_errors(void **state)
 
 static void test_parse_bool(void **state)
 {
-        static const char *const yes[] = { "1", "yes", "YES", "y", "true", "True", "t", "on", "ON" };
-        static const char *const no[] = { "0", "no", "No", "n", "false", "FALSE", "f", "off", "Off" };
-        static const char *const bad[] = { "", "2", "yess", "enable", " yes", "o" };
+        static const char *const yes[] = {"1", "yes", "YES", "y", "true", "True", "t", "on", "ON"};
+        static const char *const no[] = {"0", "no", "No", "n", "false", "FALSE", "f", "off", "Off"};
+        static const char *const bad[] = {"", "2", "yess", "enable", " yes", "o"};
         bool b;
 
         for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
@@ -278,26 +278,27 @@ static void test_parse_duration(void **state)
                 const char *s;
                 uint64_t usec;
         } ok[] = {
-                { "0", 0 },
-                { "90", 90 * USEC_PER_SEC },
-                { "30s", 30 * USEC_PER_SEC },
-                { "30 s", 30 * USEC_PER_SEC },
-                { "500ms", 500 * USEC_PER_MSEC },
-                { "2min", 120 * USEC_PER_SEC },
-                { "2m", 120 * USEC_PER_SEC },
-                { "2minutes", 120 * USEC_PER_SEC },
-                { "1h 30min", 5400 * USEC_PER_SEC },
-                { "1h30min", 5400 * USEC_PER_SEC },
-                { "1hour 1sec", 3601 * USEC_PER_SEC },
-                { "2d", 2 * 86400 * USEC_PER_SEC },
-                { "1day", 86400 * USEC_PER_SEC },
-                { "7us", 7 },
-                { "7usec", 7 },
-                { "3msec", 3000 },
-                { "1s 1s", 2 * USEC_PER_SEC },
-                { "18446744073709551615us", UINT64_MAX },
+                {"0", 0},
+                {"90", 90 * USEC_PER_SEC},
+                {"30s", 30 * USEC_PER_SEC},
+                {"30 s", 30 * USEC_PER_SEC},
+                {"500ms", 500 * USEC_PER_MSEC},
+                {"2min", 120 * USEC_PER_SEC},
+                {"2m", 120 * USEC_PER_SEC},
+                {"2minutes", 120 * USEC_PER_SEC},
+                {"1h 30min", 5400 * USEC_PER_SEC},
+                {"1h30min", 5400 * USEC_PER_SEC},
+                {"1hour 1sec", 3601 * USEC_PER_SEC},
+                {"2d", 2 * 86400 * USEC_PER_SEC},
+                {"1day", 86400 * USEC_PER_SEC},
+                {"7us", 7},
+                {"7usec", 7},
+                {"3msec", 3000},
+                {"1s 1s", 2 * USEC_PER_SEC},
+                {"18446744073709551615us", UINT64_MAX},
         };
-        static const char *const bad[] = { "", " ", "s", "1x", "1.5s", "1 sx", "ms5", "5 5s", "-1s", "1s,", "1mins" };
+        static const char *const bad[] = {"",    " ",    "s",   "1x",  "1.5s", "1 sx",
+                                          "ms5", "5 5s", "-1s", "1s,", "1mins"};
         uint64_t v;
         char buf[64];
 
@@ -335,7 +336,8 @@ static void test_set(void **state)
         struct cvm_error err = {};
 
         assert_int_equal(parse(c, "[TPM]\nTCTI=mssim:\n", &err), 0);
-        assert_int_equal(config_set(c, CONFIG_TPM_TCTI, "swtpm:port=1", "environment CVM_AGENT_TCTI", &err), 0);
+        assert_int_equal(config_set(c, CONFIG_TPM_TCTI, "swtpm:port=1", "environment CVM_AGENT_TCTI", &err),
+                         0);
         assert_string_equal(config_get_string(c, CONFIG_TPM_TCTI), "swtpm:port=1");
         assert_string_equal(config_get_source(c, CONFIG_TPM_TCTI), "environment CVM_AGENT_TCTI");
         assert_int_equal(config_set(c, CONFIG_TPM_TCTI, "swtpm:port=2", "option --tcti", &err), 0);
