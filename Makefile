@@ -210,6 +210,7 @@ install: $(AGENT)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(AGENT) $(DESTDIR)$(BINDIR)/cvm-agent
 	install -m 0644 agent/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -d $(DESTDIR)$(MANDIR)/man5 && install -m 0644 agent/man/*.5 $(DESTDIR)$(MANDIR)/man5/
 
 format:
 	clang-format -i $(LIB_SRC) $(ADAPTER_SRC) $(CLI_SRC) $(wildcard agent/lib/*.h agent/adapters/*.h agent/cli/*.h)

@@ -332,7 +332,9 @@ int cmd_attest(int argc, char *argv[])
                 return EXIT_OK; /* --help */
         if (r != EXIT_OK)
                 return r;
-        o.settings.tcti = cli_globals.tcti;
+        r = cli_tcti(&o.settings.tcti);
+        if (r != EXIT_OK)
+                return r;
 
         r = backend_new(cfg, &o.settings, &b, &e);
         if (r < 0) {

@@ -43,6 +43,7 @@ static const struct command commands[] = {
         { "attest", cmd_attest,
           "attest [--json] [--config-json F | --maa URL ... | --kbs URL ...] [--release[=REF]]\n"
           "                                        attest with MAA or a Trustee KBS; print the verified claims" },
+        { "config", cmd_config, "config [--json]                      show the effective configuration and its sources" },
 };
 
 static void help(FILE *f)
@@ -94,6 +95,7 @@ int main(int argc, char *argv[])
                         return EXIT_OK;
                 case OPT_TCTI:
                         cli_globals.tcti = optarg;
+                        cli_globals.tcti_from_option = true;
                         break;
                 case OPT_CONFIG:
                         cli_globals.config = optarg;
