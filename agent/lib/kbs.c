@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
+#include "b64.h"
 #include "cleanup.h"
 #include "jose.h"
 #include "kbs.h"
+#include "util.h"
 
 static char *to_text(json_object *o)
 {
@@ -166,4 +170,103 @@ bool kbs_resource_path_valid(const char *path)
                 }
         }
         return *p == '\0';
+}
+
+static const struct {
+        const char *name;
+        uint8_t guid[16];
+        bool vek;
+} snp_cert_types[] = {
+        {"VCEK",
+         {0x63, 0xda, 0x75, 0x8d, 0xe6, 0x64, 0x45, 0x64, 0xad, 0xc5, 0xf4, 0xb9, 0x3b, 0xe8, 0xac, 0xcd},
+         true},
+        {"VLEK",
+         {0xa8, 0x07, 0x4b, 0xc2, 0xa2, 0x5a, 0x48, 0x3e, 0xaa, 0xe6, 0x39, 0xc0, 0x45, 0xa0, 0xb8, 0xa1},
+         true},
+        {"ASK",
+         {0x4a, 0xb7, 0xb3, 0x79, 0xbb, 0xac, 0x4f, 0xe4, 0xa0, 0x2f, 0x05, 0xae, 0xf3, 0x27, 0xc7, 0x82},
+         false},
+        {"ARK",
+         {0xc0, 0xb4, 0x06, 0xa4, 0xa8, 0x03, 0x49, 0x52, 0x97, 0x43, 0x3f, 0xb6, 0x01, 0x4c, 0xd0, 0xae},
+         false},
+};
+
+static int snp_cert_entry(const uint8_t *table, size_t size, size_t i, unsigned type, json_object *chain,
+                          struct cvm_error *err)
+{
+        const uint8_t *e = table + i * KBS_SNP_CERT_ENTRY_SIZE, *p;
+        uint32_t off = le32(e + 16), len = le32(e + 20);
+        _cleanup_free_ char *b64 = NULL;
+        json_object *o;
+        X509 *x;
+
+        if (len == 0 || off > size || len > size - off)
+                return cvm_error_set(err, -EBADMSG,
+                                     "certificate table entry %zu (%s): offset %" PRIu32 " length %" PRIu32
+                                     " outside the %zu-byte table",
+                                     i, snp_cert_types[type].name, off, len, size);
+        p = table + off;
+        x = d2i_X509(NULL, &p, (long)len);
+        X509_free(x);
+        if (!x || p != table + off + len)
+                return cvm_error_set(err, -EBADMSG,
+                                     "certificate table entry %zu (%s): not one DER X.509 certificate", i,
+                                     snp_cert_types[type].name);
+        b64 = b64_encode(table + off, len);
+        o = json_object_new_object();
+        if (!b64 || !o || json_object_array_add(chain, o) < 0) {
+                json_object_put(o);
+                return -ENOMEM;
+        }
+        if (jose_add_string(o, "cert_type", snp_cert_types[type].name) < 0 ||
+            jose_add_string(o, "data", b64) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int kbs_snp_cert_chain(const uint8_t *table, size_t size, json_object **ret_chain, bool *ret_has_vek,
+                       struct cvm_error *err)
+{
+        _cleanup_(json_object_putp) json_object *chain = json_object_new_array();
+        bool seen[ELEMENTSOF(snp_cert_types)] = {}, vek = false;
+        size_t i;
+        int r;
+
+        if (!chain)
+                return -ENOMEM;
+        /* No table at all: the host provides no certificates (the verifier may fetch them). */
+        for (i = 0; size > 0; i++) {
+                const uint8_t *e = table + i * KBS_SNP_CERT_ENTRY_SIZE;
+                unsigned type;
+
+                if (size / KBS_SNP_CERT_ENTRY_SIZE <= i)
+                        return cvm_error_set(
+                                err, -EBADMSG,
+                                "certificate table: entry %zu truncated, no all-zero terminator "
+                                "in %zu bytes",
+                                i, size);
+                if (is_all_zero(e, KBS_SNP_CERT_ENTRY_SIZE))
+                        break;
+                if (i >= KBS_SNP_CERT_MAX)
+                        return cvm_error_set(err, -EBADMSG, "certificate table: more than %u entries",
+                                             KBS_SNP_CERT_MAX);
+                for (type = 0; type < ELEMENTSOF(snp_cert_types); type++)
+                        if (memcmp(e, snp_cert_types[type].guid, 16) == 0)
+                                break;
+                if (type == ELEMENTSOF(snp_cert_types))
+                        continue; /* CRL or a vendor entry: not part of the chain */
+                if (seen[type])
+                        return cvm_error_set(err, -EBADMSG, "certificate table entry %zu: a second %s", i,
+                                             snp_cert_types[type].name);
+                seen[type] = true;
+                vek = vek || snp_cert_types[type].vek;
+                r = snp_cert_entry(table, size, i, type, chain, err);
+                if (r < 0)
+                        return r;
+        }
+        r = (int)json_object_array_length(chain);
+        *ret_chain = TAKE_PTR(chain);
+        if (ret_has_vek)
+                *ret_has_vek = vek;
+        return r;
 }

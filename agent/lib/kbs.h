@@ -65,3 +65,26 @@ int kbs_attest_parse(const char *body, size_t len, char **ret_token, struct cvm_
  * [A-Za-z0-9._-], none "." or "..". Return: true or false.
  */
 bool kbs_resource_path_valid(const char *path);
+
+/* Bounds of an SEV-SNP certificate table (GHCB spec "SNP Extended Guest Request"). */
+#define KBS_SNP_CERT_ENTRY_SIZE 24u
+#define KBS_SNP_CERT_MAX        16u
+
+/**
+ * kbs_snp_cert_chain() - the "cert_chain" of Trustee "snp" evidence from an SEV-SNP certificate
+ * table: the auxblob of configfs-tsm or the certificate buffer of SNP_GET_EXT_REPORT. The table
+ * is a list of 24-byte entries {GUID (16 bytes, RFC 4122 byte order), offset (u32 LE), length
+ * (u32 LE)} ended by an all-zero entry; offsets count from the start of the table. Known GUIDs:
+ * VCEK 63da758d-e664-4564-adc5-f4b93be8accd, VLEK a8074bc2-a25a-483e-aae6-39c045a0b8a1,
+ * ASK 4ab7b379-bbac-4fe4-a02f-05aef327c782, ARK c0b406a4-a803-4952-9743-3fb6014cd0ae; other
+ * entries (the CRL, vendor data) are skipped.
+ * @table, @size: the table; @size 0 (the host supplied no certificates) gives an empty array.
+ * @ret_chain: new array [{"cert_type": "VCEK"|"VLEK"|"ASK"|"ARK", "data": base64(DER)}] in table
+ *             order (caller puts); written only on success.
+ * @ret_has_vek: may be NULL; set to whether a VCEK or VLEK is present.
+ * Return: the number of certificates in @ret_chain; -EBADMSG for a table without terminator, an
+ * entry pointing outside @size, a certificate that is not DER X.509, a certificate type given
+ * twice, more than KBS_SNP_CERT_MAX entries (the message names the entry); -ENOMEM.
+ */
+int kbs_snp_cert_chain(const uint8_t *table, size_t size, json_object **ret_chain, bool *ret_has_vek,
+                       struct cvm_error *err);
