@@ -587,8 +587,10 @@ static int tsm_report(struct backend *b, const uint8_t inblob[64], struct tsm_bl
                                     "configfs-tsm: cannot create %s: %m (no TSM report support, or "
                                     "configfs not mounted)",
                                     dir);
-        for (unsigned i = 0; i < TSM_ATTEMPTS && r == -ESTALE; i++)
+        for (unsigned i = 0; i < TSM_ATTEMPTS && r == -ESTALE; i++) {
+                e = (struct cvm_error){}; /* report the last round */
                 r = tsm_round(dir, inblob, ret, &e);
+        }
         (void)rmdir(dir); /* configfs removes the attributes with the entry */
         if (r == -ESTALE)
                 return backend_fail(b, BACKEND_FAIL_IO, -EBUSY, err, "SNP report",

@@ -23,6 +23,9 @@ the first rule whose path matches decides (no condition = allow). Claims: the to
 
 Errors as Trustee: {"type": "https://github.com/confidential-containers/kbs/errors/<Kind>", "detail"}
 with 401 (attestation failed, no/expired session or token), 403 PolicyDeny, 404 (no such resource).
+The token signing key is published in --state-dir as kbs-token-signing.pem (a self-signed
+certificate) and kbs-token-signing.jwks.json (a one-key JWK Set).
+
 Faults ({"kind":"flag","name":...}): stale_nonce (session keeps another nonce than the one returned),
 expire_session, expired_token, bad_signature, wrong_key (JWE to a foreign key), policy_deny."""
 import fnmatch
@@ -98,6 +101,9 @@ def setup(e):
     STATE["untrusted_key"] = rsa.generate_private_key(65537, 2048)
     cert = joseutil.make_cert("cvm-agent TEST-ONLY KBS token signing", STATE["key"], days=3)
     joseutil.write_atomic(os.path.join(a.state_dir, "kbs-token-signing.pem"), joseutil.cert_pem(cert))
+    # The same public key as a JWK Set, for clients that pin a JWKS (cvm-agent's "token_jwks").
+    jwk = dict(joseutil.jwk_from_public(STATE["key"].public_key()), alg="RS256", use="sig")
+    joseutil.write_atomic(os.path.join(a.state_dir, "kbs-token-signing.jwks.json"), json.dumps({"keys": [jwk]}))
     for spec in a.resource:
         path, _, fname = spec.partition("=")
         with open(fname, "rb") as f:
