@@ -18,7 +18,11 @@
  *    "ca_file"?, "kv_root"?: PEM of trusted roots for the release JWS, "hcl_refresh"?: bool}
  *   {"type":"trustee", "kbs":"https://<kbs>", "resource":"repo/type/tag", "ca_file"?,
  *    "evidence"?:"az-snp-vtpm"|"snp", "tee_key"?:"ec"|"rsa", "imds"?, "vcek"?: PEM file,
- *    "tsm_dir"?: configfs-tsm report directory}
+ *    "tsm_dir"?: configfs-tsm report directory, "token_cert"?: PEM file of the KBS token signing
+ *    certificate(s) or public key(s), "token_jwks"?: JWK Set file (at most one of the two)}
+ * With "token_cert"/"token_jwks" the KBS attestation token must verify with one of those keys
+ * (the key in the token's header is never used) and be within exp/nbf (with the leeway);
+ * without them its claims are taken as received over the verified TLS session.
  * Unknown members are refused (a typo must not silently weaken a check).
  *
  * Errors: every function returns >= 0 or a negative errno, and the struct cvm_error message
@@ -89,8 +93,9 @@ int backend_attest(struct backend *b, struct cvm_error *err);
 
 /**
  * backend_claims() - the verified claims of the token (borrowed, valid while @b lives), or
- * NULL before a successful backend_attest(). For "trustee" the token's signature is the KBS's
- * business; its claims are shown as received over the verified TLS session.
+ * NULL before a successful backend_attest(). For "trustee" the token is verified only when
+ * "token_cert" or "token_jwks" is configured; otherwise its claims are shown as received over the
+ * verified TLS session (the KBS checks its own token when it comes back as Bearer).
  */
 json_object *backend_claims(const struct backend *b);
 

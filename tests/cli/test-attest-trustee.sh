@@ -119,6 +119,18 @@ fault '{"kind":"flag","name":"stale_nonce"}' 7 'KBS attest: .*HTTP 401'
 fault '{"kind":"flag","name":"policy_deny"}' 7 'KBS resource: .*HTTP 403'
 fault '{"kind":"flag","name":"wrong_key"}' 4 'resource decrypt: '
 fault '{"kind":"status","status":500,"count":0,"path":"/kbs/v0/resource"}' 8 'KBS resource: .*HTTP 500'
+# Token faults: unchecked, the KBS refuses the token when it comes back as Bearer; with the KBS's
+# published signing certificate as "token_cert" the agent refuses it itself, before any resource.
+jq -n --arg c "$EMU_STATE/kbs-token-signing.pem" '{type: "trustee", token_cert: $c}' >"$TMP/token-cert.json"
+fault '{"kind":"flag","name":"expired_token"}' 7 'KBS resource: .*HTTP 401.*expired'
+fault '{"kind":"flag","name":"bad_signature"}' 7 'KBS resource: .*HTTP 401.*signature'
+fault '{"kind":"flag","name":"expire_session"}' 7 'KBS attest: .*HTTP 401.*session expired'
+fault '{"kind":"flag","name":"expired_token"}' 4 'KBS token: token expired' --config-json "$TMP/token-cert.json"
+fault '{"kind":"flag","name":"bad_signature"}' 4 'KBS token: RS256 signature does not verify' \
+        --config-json "$TMP/token-cert.json"
+expect_rc 0 attest --json --config-json "$TMP/token-cert.json" --release
+json_eq '.releases[0].sha256' "$SECRET_SHA"
+no_secret
 emu_fault IMDS '{"kind":"flag","name":"no_thim"}'
 stage_error 7 'IMDS THIM: .*HTTP 404' attest --release
 emu_clear IMDS

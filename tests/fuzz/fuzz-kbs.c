@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* libFuzzer target: the KBS replies (challenge, attestation) and the resource path check. */
+/*
+ * libFuzzer target: the KBS replies (challenge, attestation), the resource path check and the SEV-SNP
+ * certificate table (configfs-tsm auxblob).
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +13,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         char *nonce = NULL, *token = NULL, *path;
+        json_object *chain = NULL;
         const char *hash;
+        bool vek;
 
         if (kbs_challenge_parse((const char *)data, size, &nonce, &hash, NULL) == 0)
                 free(nonce);
         if (kbs_attest_parse((const char *)data, size, &token, NULL) == 0)
                 free(token);
+        if (kbs_snp_cert_chain(data, size, &chain, &vek, NULL) >= 0)
+                json_object_put(chain);
         path = strndup((const char *)data, size);
         if (path) {
                 (void)kbs_resource_path_valid(path);
