@@ -285,12 +285,29 @@ static const char *claim_string(json_object *claims, const char *a, const char *
         return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
-static void print_text(struct backend *b, json_object *claims, json_object *releases)
+/*
+ * Whether the token's own signature was checked: always for Azure (MAA /certs), for Trustee only
+ * when the configuration pins the attestation service's key (token_cert or token_jwks); otherwise
+ * the claims are as received over the verified TLS session.
+ */
+static const char *token_signature_state(struct backend *b, json_object *cfg)
+{
+        if (strcmp(backend_type(b), "trustee") != 0)
+                return "valid";
+        if (json_object_object_get_ex(cfg, "token_cert", NULL) || json_object_object_get_ex(cfg, "token_jwks", NULL))
+                return "valid";
+        return "unchecked";
+}
+
+static void print_text(struct backend *b, const char *token_signature, json_object *claims, json_object *releases)
 {
         const char *s;
 
         printf("Backend:           %s\n", backend_type(b));
-        printf("Result:            attested, token verified\n");
+        if (strcmp(token_signature, "valid") == 0)
+                printf("Result:            attested, token verified\n");
+        else
+                printf("Result:            attested; token signature unchecked (no token_cert/token_jwks configured)\n");
         if ((s = claim_string(claims, "iss", NULL)))
                 printf("Issuer:            %s\n", s);
         if ((s = claim_string(claims, "x-ms-isolation-tee", "x-ms-attestation-type")))
@@ -317,6 +334,7 @@ int cmd_attest(int argc, char *argv[])
         struct options o = {.flags = json_object_new_object()};
         struct cvm_error e = {};
         json_object *claims;
+        const char *token_signature;
         int r;
 
         if (!o.flags || !releases) {
@@ -351,13 +369,15 @@ int cmd_attest(int argc, char *argv[])
                 return exit_for_failure(backend_failure(b), r);
         }
         claims = backend_claims(b);
+        token_signature = token_signature_state(b, cfg);
         if (!o.json) {
-                print_text(b, claims, releases);
+                print_text(b, token_signature, claims, releases);
                 return EXIT_OK;
         }
         out = json_object_new_object();
         if (!out || json_object_object_add(out, "backend", json_object_new_string(backend_type(b))) < 0 ||
             json_object_object_add(out, "verified", json_object_new_boolean(1)) < 0 ||
+            json_object_object_add(out, "token_signature", json_object_new_string(token_signature)) < 0 ||
             json_object_object_add(out, "claims", json_object_get(claims)) < 0 ||
             json_object_object_add(out, "releases", TAKE_PTR(releases)) < 0)
                 return EXIT_INTERNAL;

@@ -100,6 +100,7 @@ start=$(date +%s)
 expect_rc 0 attest --json --release --release="$VAULT/keys/kek"
 json_eq .backend azure
 json_eq .verified true
+json_eq .token_signature valid
 json_eq .claims.iss "$MAA"
 json_eq '.claims."x-ms-isolation-tee"."x-ms-attestation-type"' sevsnpvm
 json_eq '.claims."x-ms-isolation-tee"."x-ms-compliance-status"' azure-compliant-cvm

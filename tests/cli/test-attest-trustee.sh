@@ -77,6 +77,7 @@ expect_rc 2 "$CVM_AGENT" attest --kbs "$KBS" --tee-key dsa
 expect_rc 0 attest --json --release --release=default/disk/second
 json_eq .backend trustee
 json_eq .verified true
+json_eq .token_signature unchecked
 json_eq .claims.tee az-snp-vtpm
 json_eq '.claims."tee-pubkey".kty' EC
 json_eq '.releases[0].sha256' "$SECRET_SHA"
@@ -130,6 +131,7 @@ fault '{"kind":"flag","name":"bad_signature"}' 4 'KBS token: RS256 signature doe
         --config-json "$TMP/token-cert.json"
 expect_rc 0 attest --json --config-json "$TMP/token-cert.json" --release
 json_eq '.releases[0].sha256' "$SECRET_SHA"
+json_eq .token_signature valid
 no_secret
 emu_fault IMDS '{"kind":"flag","name":"no_thim"}'
 stage_error 7 'IMDS THIM: .*HTTP 404' attest --release
