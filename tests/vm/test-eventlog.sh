@@ -1,0 +1,129 @@
+#!/bin/bash
+# VM scenario: boot the Debian kernel under QEMU (TCG, q35) + OVMF + swtpm, so real firmware
+# writes a real UEFI TCG2 event log and extends the vTPM; in the guest, cvm-agent replays the
+# event log and the IMA log and compares every PCR with the TPM (guest/scenario-eventlog.sh).
+# The host checks the markers, then replays the guest's log itself and checks IMA's
+# boot_aggregate against the replayed PCRs 0-9.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+set -u
+
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/images.sh"
+
+: "${CVM_AGENT:?CVM_AGENT must point to the cvm-agent binary}"
+vm_init
+command -v jq >/dev/null || vm_skip "jq not installed"
+FAILURES=0
+CHECKS=0
+
+check() {
+        CHECKS=$((CHECKS + 1))
+        if [ "$1" = ok ]; then
+                echo "ok: $2"
+        else
+                echo "FAIL: $2"
+                FAILURES=$((FAILURES + 1))
+        fi
+}
+
+vm_kernel
+vm_initrd_tools
+vm_log "kernel $VM_KERNEL, initramfs $VM_INITRD"
+
+# The data disk: a copy of the agent (executed from there, so IMA measures it) and a file to read.
+mkdir -p "$VM_TMP/data/measured"
+cp "$CVM_AGENT" "$VM_TMP/data/cvm-agent"
+echo "cvm-agent vm test $(date +%s)" >"$VM_TMP/data/measured/hello.txt"
+vm_data_disk "$VM_TMP/data.img" "$VM_TMP/data"
+
+vm_swtpm_setup "$VM_TMP/tpm" sha1,sha256
+vm_qemu_start ev --tpm "$VM_TMP/tpm" --kernel "$VM_KERNEL" --initrd "$VM_INITRD" \
+        --disk "$VM_TMP/data.img" \
+        --append "console=ttyS0 panic=-1 loglevel=4 ima_policy=tcb cvm.vmtest=eventlog"
+vm_qemu_wait ev
+rc=$?
+console=$(vm_console ev)
+out=$(vm_guest_out ev)
+[ "$rc" -eq 0 ] && check ok "QEMU exited normally (${VM_BOOT_SECONDS}s)" ||
+        check no "QEMU exit status $rc after ${VM_BOOT_SECONDS}s"
+
+if ! grep -q '^CVMTEST END' "$console"; then
+        check no "no CVMTEST END marker; console tail:"
+        tail -n 40 "$console"
+fi
+grep '^CVMTEST' "$console"
+
+# marker RE: a PASS line matching RE exists.
+marker() {
+        grep -Eq "^CVMTEST PASS $1" "$console" && check ok "guest: $1" || check no "guest: no PASS for '$1'"
+}
+
+nfail=$(grep -c '^CVMTEST FAIL' "$console")
+[ "$nfail" -eq 0 ] && check ok "no FAIL markers" || check no "$nfail FAIL markers"
+grep -Eq '^CVMTEST END eventlog pass=[0-9]+ fail=0 ' "$console" && check ok "END marker, fail=0" ||
+        check no "END marker with fail=0 missing"
+marker tpm-sysfs
+marker eventlog-parse
+marker eventlog-digests
+# The firmware measures PCRs 0-7 at least (separators); both banks the vTPM was given.
+for bank in sha1 sha256; do
+        for idx in 0 1 2 3 4 5 6 7; do
+                marker "pcr $bank $idx\$"
+        done
+        marker "pcrs-covered $bank "
+        marker "ima-pcr10 $bank\$"
+done
+marker ima-parse
+marker ima-template-hashes
+marker ima-ascii-binary-agree
+n=$(sed -n 's/^CVMTEST INFO ima_entries=\([0-9]*\).*/\1/p' "$console")
+# boot_aggregate + the agent's exec (BPRM + MMAP) + the file read from the ext4 disk.
+[ "${n:-0}" -ge 3 ] && check ok "IMA log has $n entries" || check no "IMA log has ${n:-no} entries, expected >= 3"
+
+# The bulky results from ttyS1.
+extract() {
+        sed -n "/^=== BEGIN $1\$/,/^=== END $1\$/p" "$out" | sed '1d;$d'
+}
+extract eventlog.bin | xxd -r -p >"$VM_TMP/eventlog.bin"
+extract eventlog.json >"$VM_TMP/guest-eventlog.json"
+extract ima.txt >"$VM_TMP/ima.txt"
+
+# The host replays the guest's log: same PCRs as the guest computed (and compared with its TPM).
+if [ -s "$VM_TMP/eventlog.bin" ] && "$CVM_AGENT" eventlog --json "$VM_TMP/eventlog.bin" >"$VM_TMP/host-eventlog.json"; then
+        if [ "$(jq -cS .pcrs "$VM_TMP/host-eventlog.json")" = "$(jq -cS .pcrs "$VM_TMP/guest-eventlog.json")" ]; then
+                check ok "host replay of the guest's log = guest replay"
+        else
+                check no "host replay differs from the guest's"
+        fi
+        jq -r '"event log: \(.format), \(.event_count) events, banks \(.banks | join(","))"' "$VM_TMP/host-eventlog.json"
+        jq -r '[.events[] | "PCR\(.pcr) \(.type)"] | group_by(.) | map("\(.[0]) x\(length)") | .[]' \
+                "$VM_TMP/host-eventlog.json" | sed 's/^/  /'
+else
+        check no "event log not received from the guest or not parsed on the host"
+fi
+
+# IMA's boot_aggregate (sha256 bank: SHA-256 over PCRs 0-9) must equal the hash of the PCRs the
+# event log replays; PCRs the log does not extend are zero.
+agg=$(awk '$5 == "boot_aggregate" { sub(/^sha256:/, "", $4); print $4; exit }' "$VM_TMP/ima.txt")
+calc=$(for i in 0 1 2 3 4 5 6 7 8 9; do
+        jq -r --arg i "$i" '.pcrs.sha256[$i] // "0000000000000000000000000000000000000000000000000000000000000000"' \
+                "$VM_TMP/host-eventlog.json" 2>/dev/null
+done | tr -d '\n' | xxd -r -p | sha256sum | cut -d' ' -f1)
+if [ -n "$agg" ] && [ "$agg" = "$calc" ]; then
+        check ok "IMA boot_aggregate = SHA-256(replayed PCRs 0-9)"
+else
+        check no "IMA boot_aggregate '${agg:-missing}' != SHA-256(replayed PCRs 0-9) '$calc'"
+fi
+
+begin=$(sed -n 's/^CVMTEST BEGIN eventlog uptime=\([0-9.]*\).*/\1/p' "$console")
+echo "timing: initramfs build ${VM_INITRD_SECONDS}s (0 = cached), boot to power-off ${VM_BOOT_SECONDS}s wall, guest uptime at first marker ${begin:-?}s"
+
+vm_check_no_strays && check ok "no stray qemu/swtpm processes" || check no "stray processes left"
+
+if [ "$FAILURES" -ne 0 ]; then
+        echo "console tail:"
+        tail -n 30 "$console"
+        echo "$(basename "$0"): $FAILURES of $CHECKS checks failed"
+        exit 1
+fi
+echo "$(basename "$0"): $CHECKS checks passed"
