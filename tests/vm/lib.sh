@@ -12,7 +12,8 @@
 #   vm_qemu_start NAME [opts]    boots OVMF (q35, TCG) + vTPM + kernel/initrd in the background,
 #                                serial console captured to $VM_TMP/NAME/console.log, bounded by
 #                                `timeout`; options: --kernel --initrd --append --disk FILE
-#                                --fwd PORT (guest 10.0.2.100:PORT -> host 127.0.0.1:PORT)
+#                                --fwd PORT (guest 10.0.2.100:PORT -> host 127.0.0.1:PORT, every
+#                                connection; the service may start after QEMU)
 #                                --timeout S --mem M --tpm DIR|none
 #   vm_wait_console NAME RE S    wait until the console matches the extended regexp RE
 #   vm_serial_send NAME TEXT     type TEXT + Enter on the guest's serial console (ttyS0)
@@ -36,6 +37,9 @@ VM_SRC_DIR=$(cd "$VM_LIB_DIR/../.." && pwd)
 : "${VM_SMP:=1}"
 # The guest side of guestfwd; the guest reaches host 127.0.0.1:PORT at this address.
 VM_FWD_ADDR=10.0.2.100
+# Static guest address for initramfs-tools' ip= (with net.ifnames=0): immediate, where ip=dhcp
+# costs seconds of ipconfig's DHCP waits under TCG.
+VM_GUEST_IP=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off
 
 VM_PIDS=()
 VM_TMP=
@@ -123,6 +127,23 @@ print(s.getsockname()[1])
 s.close()'
 }
 
+# vm_port_free PORT: nobody listens on 127.0.0.1:PORT (bash's /dev/tcp connect fails).
+vm_port_free() {
+        ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# vm_wait_listen PORT PID [SECONDS]: waits (bounded) until something listens on 127.0.0.1:PORT;
+# fails if PID died first. QEMU's guestfwd connects at startup: start services before QEMU.
+vm_wait_listen() {
+        local port=$1 pid=$2 secs=${3:-10} i
+        for i in $(seq $((secs * 10))); do
+                vm_port_free "$port" || return 0
+                kill -0 "$pid" 2>/dev/null || return 1
+                sleep 0.1
+        done
+        return 1
+}
+
 # Waits (bounded) until PATH exists; fails if the process PID died first.
 vm_wait_path() {
         local path=$1 pid=$2 secs=${3:-10} i
@@ -150,33 +171,37 @@ vm_swtpm_setup() {
 # starts the TPM afresh at boot (only NV and persistent objects stay in DIR).
 vm_swtpm_provision_start() {
         local dir=$1 port ctrl
-        port=$(vm_free_port)
-        ctrl=$(vm_free_port)
+        # The swtpm TCTI expects the control channel on the server port + 1.
+        for _ in $(seq 20); do
+                port=$(vm_free_port)
+                ctrl=$((port + 1))
+                vm_port_free "$ctrl" && break
+        done
         swtpm socket --tpm2 --tpmstate dir="$dir" \
                 --server type=tcp,port="$port",bindaddr=127.0.0.1 \
                 --ctrl type=tcp,port="$ctrl",bindaddr=127.0.0.1 \
                 --flags not-need-init,startup-clear --log file="$dir/swtpm-provision.log" &
         VM_PROV_PID=$!
+        VM_PROV_CTRL=$ctrl
         vm_track_pid "$VM_PROV_PID"
-        for _ in $(seq 50); do
-                (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-                kill -0 "$VM_PROV_PID" 2>/dev/null || vm_die "provisioning swtpm exited"
-                sleep 0.1
-        done
+        vm_wait_listen "$port" "$VM_PROV_PID" 10 || vm_die "provisioning swtpm did not start: $(tail -n 5 "$dir/swtpm-provision.log")"
         export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$port"
         export TSS2_TCTI="$TPM2TOOLS_TCTI"
-        export VM_PROV_TCTI="$TPM2TOOLS_TCTI"
 }
 
 vm_swtpm_provision_stop() {
+        local i
         [ -n "${VM_PROV_PID:-}" ] || return 0
-        # A clean shutdown makes swtpm write its NV state before exiting.
-        if command -v swtpm_ioctl >/dev/null 2>&1; then
-                swtpm_ioctl --tcp "127.0.0.1:${VM_PROV_TCTI##*port=}" -s >/dev/null 2>&1 || true
-        fi
+        # A clean shutdown (TPM2_Shutdown through the control channel, then exit) makes swtpm
+        # write its NV state before it goes.
+        swtpm_ioctl --tcp "127.0.0.1:$VM_PROV_CTRL" -s >/dev/null 2>&1 || true
+        for i in $(seq 50); do
+                kill -0 "$VM_PROV_PID" 2>/dev/null || break
+                sleep 0.1
+        done
         vm_stop_pid "$VM_PROV_PID"
         VM_PROV_PID=
-        unset TPM2TOOLS_TCTI TSS2_TCTI VM_PROV_TCTI
+        unset TPM2TOOLS_TCTI TSS2_TCTI
 }
 
 # vm_swtpm_start DIR: starts swtpm for QEMU on the state in DIR (control socket DIR/ctrl.sock).
@@ -242,12 +267,20 @@ vm_qemu_start() {
         done
 
         # Network: user mode, restrict=on (no route anywhere), plus one guestfwd per service, each
-        # to host loopback. romfile= skips the PXE option ROM (faster OVMF, no iPXE needed).
+        # to host loopback: by default through fwd-relay.py, started per guest connection and
+        # connecting to 127.0.0.1:PORT only; VM_FWD_MODE=chardev uses QEMU's own tcp: chardev,
+        # which carries only the first connection (see fwd-relay.py). romfile= skips the PXE
+        # option ROM (faster OVMF, no iPXE needed).
         if [ ${#fwds[@]} -gt 0 ]; then
                 local netdev="user,id=n0,restrict=on" p
                 for p in "${fwds[@]}"; do
                         case $p in *[!0-9]* | "") vm_die "vm_qemu_start: bad port '$p'" ;; esac
-                        netdev+=",guestfwd=tcp:$VM_FWD_ADDR:$p-tcp:127.0.0.1:$p"
+                        if [ "${VM_FWD_MODE:-relay}" = chardev ]; then
+                                netdev+=",guestfwd=tcp:$VM_FWD_ADDR:$p-tcp:127.0.0.1:$p"
+                        else
+                                case "$VM_LIB_DIR$dir" in *[,\ ]*) vm_die "vm_qemu_start: path with a comma or space" ;; esac
+                                netdev+=",guestfwd=tcp:$VM_FWD_ADDR:$p-cmd:python3 $VM_LIB_DIR/fwd-relay.py $p $dir/"
+                        fi
                 done
                 args+=(-netdev "$netdev" -device virtio-net-pci,netdev=n0,romfile=)
         else

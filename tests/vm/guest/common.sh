@@ -55,3 +55,12 @@ mount_securityfs() {
         [ -d /sys/kernel/security/tpm0 ] || [ -d /sys/kernel/security/ima ] && return 0
         mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 }
+
+# cmdline_arg NAME: prints the value of NAME=VALUE on the kernel command line (empty if absent).
+cmdline_arg() {
+        for _a in $(cat /proc/cmdline); do
+                case $_a in
+                "$1"=*) echo "${_a#*=}" ;;
+                esac
+        done
+}
