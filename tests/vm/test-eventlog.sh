@@ -13,6 +13,9 @@ set -u
 : "${CVM_AGENT:?CVM_AGENT must point to the cvm-agent binary}"
 vm_init
 command -v jq >/dev/null || vm_skip "jq not installed"
+for cmd in eventlog ima; do
+        "$CVM_AGENT" "$cmd" --help >/dev/null 2>&1 || vm_skip "this cvm-agent has no working '$cmd' command yet"
+done
 FAILURES=0
 CHECKS=0
 
