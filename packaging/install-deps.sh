@@ -15,10 +15,11 @@ swtpm swtpm-tools tpm2-tools ima-evm-utils cryptsetup-bin
 "
 
 # tests/vm: QEMU (TCG) + OVMF + the Debian kernel; initramfs-tools (mkinitramfs, with busybox and
-# klibc) and dracut-core (dracut without its metapackage, which conflicts with initramfs-tools);
-# debootstrap, e2fsprogs and cpio for the guest images; curl is copied into the test initramfs.
+# klibc; cryptsetup-initramfs for cryptroot) and dracut-core (dracut without its metapackage,
+# which conflicts with initramfs-tools); debootstrap, e2fsprogs and cpio for the guest images;
+# curl is copied into the test initramfs.
 VM_PACKAGES="
-qemu-system-x86 ovmf linux-image-amd64 initramfs-tools busybox klibc-utils dracut-core
+qemu-system-x86 ovmf linux-image-amd64 initramfs-tools busybox klibc-utils cryptsetup-initramfs dracut-core
 debootstrap e2fsprogs cpio kmod zstd curl
 "
 

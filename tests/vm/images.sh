@@ -62,9 +62,12 @@ vm_initrd_tools() {
         : "${CVM_AGENT:?CVM_AGENT must point to the cvm-agent binary}"
         command -v mkinitramfs >/dev/null || vm_skip "mkinitramfs not installed (initramfs-tools)"
         [ -n "${VM_KVER:-}" ] || vm_kernel
-        key=$(vm_cache_key "$CVM_AGENT" "$VM_LIB_DIR/initramfs-tools" "$VM_LIB_DIR/guest" "$@" /usr/bin/jq -- \
-                "$VM_KVER" "$(vm_pkg_version initramfs-tools-core busybox klibc-utils "linux-image-$VM_KVER" jq)" \
-                "overlays=$*")
+        # The host's hooks and boot scripts (cryptroot from cryptsetup-initramfs, ...) and their
+        # configuration go into the image as well.
+        key=$(vm_cache_key "$CVM_AGENT" "$VM_LIB_DIR/initramfs-tools" "$VM_LIB_DIR/guest" "$@" /usr/bin/jq \
+                /usr/share/initramfs-tools $(ls -d /etc/cryptsetup-initramfs 2>/dev/null) -- \
+                "$VM_KVER" "$(vm_pkg_version initramfs-tools-core busybox klibc-utils "linux-image-$VM_KVER" \
+                        jq curl tpm2-tools cryptsetup-bin cryptsetup-initramfs libc6)" "overlays=$*")
         out=$VM_CACHE/initrd-tools-$VM_KVER-$key.img
         VM_INITRD=$out
         VM_INITRD_SECONDS=0

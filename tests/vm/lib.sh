@@ -15,7 +15,8 @@
 #                                --fwd PORT (guest 10.0.2.100:PORT -> host 127.0.0.1:PORT, every
 #                                connection; the service may start after QEMU)
 #                                --timeout S --mem M --tpm DIR|none
-#   vm_wait_console NAME RE S    wait until the console matches the extended regexp RE
+#   vm_wait_console NAME RE S [N]  wait until N console lines match the extended regexp RE
+#   vm_qemu_stop NAME            stop a VM now (after a failed wait) rather than at its timeout
 #   vm_serial_send NAME TEXT     type TEXT + Enter on the guest's serial console (ttyS0)
 #   vm_qemu_wait NAME            wait for QEMU to exit; returns its status (124 = timed out)
 #   vm_console NAME              path of the console log with the CRs removed
@@ -304,6 +305,7 @@ vm_qemu_start() {
         eval "VM_QEMU_PID_$name=$!"
         vm_track_pid $!
         eval "VM_QEMU_START_$name=$(vm_now)"
+        eval "VM_QEMU_TIMEOUT_$name=$timeout_s"
 }
 
 vm_qemu_pid() {
@@ -323,16 +325,25 @@ vm_guest_out() {
         echo "$dir/guest-out.txt"
 }
 
-# vm_wait_console NAME ERE SECONDS: 0 when the console matches, 1 on timeout or QEMU exit.
+# vm_wait_console NAME ERE SECONDS [COUNT]: 0 once COUNT (default 1) console lines match ERE;
+# 1 on timeout or when QEMU exits first. COUNT waits for a prompt that comes back (a retry).
 vm_wait_console() {
-        local name=$1 re=$2 secs=$3 pid i
+        local name=$1 re=$2 secs=$3 count=${4:-1} pid i
         pid=$(vm_qemu_pid "$name")
         for i in $(seq $((secs * 5))); do
-                grep -Eq -- "$re" "$(vm_console "$name")" && return 0
-                kill -0 "$pid" 2>/dev/null || { grep -Eq -- "$re" "$(vm_console "$name")"; return; }
+                [ "$(grep -Ec -- "$re" "$(vm_console "$name")")" -ge "$count" ] && return 0
+                if ! kill -0 "$pid" 2>/dev/null; then
+                        [ "$(grep -Ec -- "$re" "$(vm_console "$name")")" -ge "$count" ]
+                        return
+                fi
                 sleep 0.2
         done
         return 1
+}
+
+# vm_qemu_stop NAME: stops a VM now (e.g. after a failed wait) instead of at its timeout.
+vm_qemu_stop() {
+        vm_stop_pid "$(vm_qemu_pid "$1")"
 }
 
 # vm_serial_send NAME TEXT: types TEXT and Enter on ttyS0 (e.g. a recovery passphrase at the
@@ -357,7 +368,7 @@ vm_qemu_wait() {
         done
         VM_BOOT_SECONDS=$(vm_elapsed "$start")
         vm_console "$name" >/dev/null
-        [ "$rc" -eq 124 ] && vm_log "$name: QEMU stopped by the ${VM_BOOT_TIMEOUT}s timeout"
+        [ "$rc" -eq 124 ] && vm_log "$name: QEMU stopped by its $(eval "echo \$VM_QEMU_TIMEOUT_$name")s timeout"
         return "$rc"
 }
 

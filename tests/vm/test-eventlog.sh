@@ -42,7 +42,7 @@ vm_data_disk "$VM_TMP/data.img" "$VM_TMP/data"
 vm_swtpm_setup "$VM_TMP/tpm" sha1,sha256
 vm_qemu_start ev --tpm "$VM_TMP/tpm" --kernel "$VM_KERNEL" --initrd "$VM_INITRD" \
         --disk "$VM_TMP/data.img" \
-        --append "console=ttyS0 panic=-1 loglevel=4 ima_policy=tcb cvm.vmtest=eventlog"
+        --append "console=ttyS0 panic=-1 loglevel=4 ima_policy=tcb cvm.vmtest.initrd=eventlog"
 vm_qemu_wait ev
 rc=$?
 console=$(vm_console ev)

@@ -62,7 +62,7 @@ vm_wait_listen "$port" "$http_pid" 10 || check no "HTTP service did not start"
 
 typed="recovery $(head -c 8 /dev/urandom | xxd -p)"
 vm_qemu_start h --tpm "$VM_TMP/tpm" --kernel "$VM_KERNEL" --initrd "$VM_INITRD" --fwd "$port" \
-        --append "console=ttyS0 panic=-1 loglevel=4 net.ifnames=0 ip=$VM_GUEST_IP cvm.vmtest=harness cvm.port=$port cvm.token=$token cvm.nv=$NV"
+        --append "console=ttyS0 panic=-1 loglevel=4 net.ifnames=0 ip=$VM_GUEST_IP cvm.vmtest.initrd=harness cvm.port=$port cvm.token=$token cvm.nv=$NV"
 if vm_wait_console h '^CVMTEST PROMPT serial' 150; then
         vm_serial_send h "$typed"
 else
