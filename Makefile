@@ -34,7 +34,7 @@ CC          ?= cc
 FUZZ_CC     ?= clang
 PKG_CONFIG  ?= pkg-config
 
-PKGS := tss2-esys tss2-mu tss2-tctildr libcryptsetup libsystemd openssl libcurl json-c
+PKGS := tss2-esys tss2-mu tss2-tctildr tss2-rc libcryptsetup libsystemd openssl libcurl json-c
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
@@ -68,6 +68,7 @@ endif
 
 LIB_SRC   := $(sort $(wildcard agent/lib/*.c))
 ADAPTER_SRC := $(sort $(wildcard agent/adapters/*.c))
+VTPM_SRC  := $(sort $(wildcard tests/vtpm/*.c))
 CLI_SRC   := $(sort $(wildcard agent/cli/*.c))
 TEST_SRC  := $(sort $(wildcard tests/unit/test-*.c))
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz-*.c))
@@ -79,6 +80,7 @@ TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 LIBCVM    := $(B)/libcvm.a
 LIBADAPTERS := $(B)/libcvm-adapters.a
+VTPM_BIN  := $(VTPM_SRC:tests/vtpm/%.c=$(B)/tests/vtpm/%)
 AGENT     := $(B)/cvm-agent
 
 .SECONDARY:
@@ -102,6 +104,9 @@ $(B)/agent/adapters/%.o: agent/adapters/%.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -Iagent/adapters -c -o $@ $<
 
+# Commands wire adapters (tpm.h, ...) to the library.
+$(CLI_OBJ): ALL_CFLAGS += -Iagent/adapters
+
 $(LIBADAPTERS): $(ADAPTER_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -111,15 +116,21 @@ $(AGENT): $(CLI_OBJ) $(LIBADAPTERS) $(LIBCVM)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBADAPTERS) $(LIBCVM) $(LIBS)
 
 # Unit tests: one cmocka binary per tests/unit/test-*.c, linked against the library.
-$(B)/tests/%: tests/unit/%.c $(LIBADAPTERS) $(LIBCVM) tests/unit/testlib.h
+$(B)/tests/%: tests/unit/%.c $(LIBADAPTERS) $(LIBCVM) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST-CC $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -Itests/unit -Iagent/adapters $(ALL_LDFLAGS) -o $@ $< $(LIBADAPTERS) $(LIBCVM) $(LIBS) -lcmocka
 
+# Test tools (the simulated Azure vTPM provisioner, the TPM benchmark): one program per tests/vtpm/*.c.
+$(B)/tests/vtpm/%: tests/vtpm/%.c $(LIBADAPTERS) $(LIBCVM) $(wildcard tests/vtpm/*.h)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TOOL-CC $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -Iagent/adapters -Itests/vtpm $(ALL_LDFLAGS) -o $@ $< $(LIBADAPTERS) $(LIBCVM) $(LIBS)
+
 deps:
 	$(Q)./packaging/install-deps.sh
 
-check-build: $(AGENT) $(TEST_BIN)
+check-build: $(AGENT) $(TEST_BIN) $(VTPM_BIN)
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory check-build
@@ -156,11 +167,12 @@ fuzz: $(FUZZ_BIN)
 fuzz-run: fuzz
 	$(Q)CVM_VECTORS="$(VECTORS)" tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 
-bench: $(AGENT)
+bench: $(AGENT) $(VTPM_BIN)
 	$(Q)CVM_VECTORS="$(VECTORS)" CVM_AGENT="$(abspath $(AGENT))" tests/bench/run.sh
 
-demo: deps $(AGENT)
-	$(Q)CVM_VECTORS="$(VECTORS)" CVM_AGENT="$(abspath $(AGENT))" tests/demo.sh
+demo: deps
+	$(Q)$(MAKE) --no-print-directory $(AGENT) $(VTPM_BIN)
+	$(Q)CVM_VECTORS="$(VECTORS)" CVM_AGENT="$(abspath $(AGENT))" CVM_BUILDDIR="$(abspath $(B))" tests/demo.sh
 
 install: $(AGENT)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1

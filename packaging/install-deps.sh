@@ -7,10 +7,11 @@
 set -eu
 
 PACKAGES="
+python3-cryptography
 build-essential pkg-config clang libclang-rt-14-dev llvm
 libtss2-dev libcryptsetup-dev libsystemd-dev libssl-dev libcurl4-openssl-dev libjson-c-dev
 libcmocka-dev
-openssl jq xxd time man-db python3
+openssl jq xxd time man-db python3 jose
 swtpm swtpm-tools tpm2-tools ima-evm-utils cryptsetup-bin
 "
 

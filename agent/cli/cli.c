@@ -27,6 +27,14 @@ int cli_exit_for_errno(int r)
         case ENOSPC:
         case EROFS:
                 return EXIT_IO;
+        case ETIMEDOUT:
+        case EHOSTUNREACH:
+        case ENETUNREACH:
+        case ECONNREFUSED:
+        case ECONNRESET:
+                return EXIT_UNREACHABLE;
+        case EKEYREJECTED:
+                return EXIT_VERIFY_FAILED;
         default:
                 return EXIT_EVIDENCE;
         }

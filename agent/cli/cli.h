@@ -39,6 +39,8 @@ int cmd_eventlog(int argc, char *argv[]);
 int cmd_ima(int argc, char *argv[]);
 int cmd_report(int argc, char *argv[]);
 int cmd_quote(int argc, char *argv[]);
+int cmd_token(int argc, char *argv[]);
+int cmd_evidence(int argc, char *argv[]);
 
 /**
  * cli_fail() - print one line "cvm-agent: WHAT: MESSAGE" on stderr and return the exit code

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "canonjson.h"
 #include "cleanup.h"
 #include "cli.h"
 #include "ima.h"
@@ -397,11 +398,10 @@ static int load_position(const char *file, struct ima_position *ret)
         k = read_file(file, 1u << 20, &data, &size, &err);
         if (k < 0)
                 return cli_fail(file, &err, k);
-        o = json_tokener_parse((const char *)data);
-        if (!o) {
-                fprintf(stderr, "cvm-agent: %s: not a JSON position file\n", file);
-                return EXIT_EVIDENCE;
-        }
+        /* The file may have been tampered with: parse it strictly, like any other untrusted JSON. */
+        k = canonjson_parse((const char *)data, size, "not a JSON position file", &o, &err);
+        if (k < 0)
+                return cli_fail(file, &err, k);
         k = ima_position_from_json(o, ret, &err);
         if (k < 0)
                 return cli_fail(file, &err, k);

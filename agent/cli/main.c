@@ -23,6 +23,12 @@ static const struct command commands[] = {
         { "quote", cmd_quote,
           "quote [--json] --ak F [--pcrs F] [--nonce HEX] QUOTE SIG\n"
           "                                        verify a TPM2 quote" },
+        { "token", cmd_token,
+          "token [--json] [--jwks F | --trust PEM] [--issuer URL] [--at TIME] FILE\n"
+          "                                        verify a JWT/JWS offline (MAA token, Key Vault release)" },
+        { "evidence", cmd_evidence,
+          "evidence [--json] [--nonce HEX] [--eventlog F] [--pcrs LIST]\n"
+          "                                        gather the TPM evidence and check it locally" },
 };
 
 static void help(FILE *f)

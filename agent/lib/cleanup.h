@@ -13,15 +13,15 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#define _cleanup_(fn) __attribute__((cleanup(fn)))
+#define _cleanup_(fn)  __attribute__((cleanup(fn)))
 #define _cleanup_free_ _cleanup_(freep)
-#define _unused_ __attribute__((unused))
+#define _unused_       __attribute__((unused))
 
-#define TAKE_PTR(p)                             \
-        ({                                      \
-                typeof(p) _taken_ = (p);        \
-                (p) = NULL;                     \
-                _taken_;                        \
+#define TAKE_PTR(p)                      \
+        ({                               \
+                typeof(p) _taken_ = (p); \
+                (p) = NULL;              \
+                _taken_;                 \
         })
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
@@ -32,11 +32,11 @@ static inline void freep(void *p)
 }
 
 /* Defines fnp(T **) calling fn(*p) when *p is not NULL. */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, fn)           \
-        static inline void fn##p(type *p)               \
-        {                                               \
-                if (*p)                                 \
-                        fn(*p);                         \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, fn) \
+        static inline void fn##p(type *p)     \
+        {                                     \
+                if (*p)                       \
+                        fn(*p);               \
         }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put)

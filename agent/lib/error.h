@@ -12,8 +12,8 @@
 #define CVM_ERROR_MAX 512
 
 struct cvm_error {
-        int code;                       /* negative errno, 0 when unset */
-        char message[CVM_ERROR_MAX];    /* "event 12 at offset 0x1a4: digest count 9 exceeds..." */
+        int code;                    /* negative errno, 0 when unset */
+        char message[CVM_ERROR_MAX]; /* "event 12 at offset 0x1a4: digest count 9 exceeds..." */
 };
 
 /**
@@ -27,7 +27,8 @@ struct cvm_error {
  * The first error recorded wins: later calls for the same failure (while unwinding) do not
  * overwrite the most precise message.
  */
-int cvm_error_set(struct cvm_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int cvm_error_set(struct cvm_error *err, int code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 /** cvm_error_clear() - reset @err (may be NULL) so it can be reused. */
 void cvm_error_clear(struct cvm_error *err);

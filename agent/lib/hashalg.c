@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <assert.h>
 #include <errno.h>
+#include <string.h>
 #include <strings.h>
 
 #include <openssl/evp.h>
@@ -8,14 +10,14 @@
 #include "hashalg.h"
 
 static const struct hash_alg hash_algs[] = {
-        { TPM_ALG_SHA1, "sha1", 20, "SHA1" },
-        { TPM_ALG_SHA256, "sha256", 32, "SHA256" },
-        { TPM_ALG_SHA384, "sha384", 48, "SHA384" },
-        { TPM_ALG_SHA512, "sha512", 64, "SHA512" },
-        { TPM_ALG_SM3_256, "sm3_256", 32, "SM3" },
-        { TPM_ALG_SHA3_256, "sha3_256", 32, "SHA3-256" },
-        { TPM_ALG_SHA3_384, "sha3_384", 48, "SHA3-384" },
-        { TPM_ALG_SHA3_512, "sha3_512", 64, "SHA3-512" },
+        {TPM_ALG_SHA1, "sha1", 20, "SHA1"},
+        {TPM_ALG_SHA256, "sha256", 32, "SHA256"},
+        {TPM_ALG_SHA384, "sha384", 48, "SHA384"},
+        {TPM_ALG_SHA512, "sha512", 64, "SHA512"},
+        {TPM_ALG_SM3_256, "sm3_256", 32, "SM3"},
+        {TPM_ALG_SHA3_256, "sha3_256", 32, "SHA3-256"},
+        {TPM_ALG_SHA3_384, "sha3_384", 48, "SHA3-384"},
+        {TPM_ALG_SHA3_512, "sha3_512", 64, "SHA3-512"},
 };
 
 const struct hash_alg *hash_alg_by_tpm_id(uint16_t id)
@@ -34,10 +36,26 @@ const struct hash_alg *hash_alg_by_name(const char *name)
         return NULL;
 }
 
+/*
+ * The fetched digest of each hash_algs[] entry, looked up once: an implicit fetch by name on
+ * every call costs about as much as hashing a short event. Entries are filled on first use and
+ * kept for the life of the process (cvm-agent is single-threaded; a race would at worst fetch
+ * twice and keep one reference). A failed fetch is not cached, so it is simply retried.
+ */
+static EVP_MD *md_cache[ELEMENTSOF(hash_algs)];
+
 static const EVP_MD *hash_md(const struct hash_alg *alg)
 {
-        /* EVP_get_digestbyname() returns a static method; no fetch/free bookkeeping needed. */
-        return alg->evp_name ? EVP_get_digestbyname(alg->evp_name) : NULL;
+        if (!alg->evp_name)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(hash_algs); i++)
+                if (alg == &hash_algs[i]) {
+                        if (!md_cache[i])
+                                md_cache[i] = EVP_MD_fetch(NULL, alg->evp_name, NULL);
+                        return md_cache[i];
+                }
+        /* Not one of our table entries (a caller's own struct): fetch by name each time. */
+        return EVP_get_digestbyname(alg->evp_name);
 }
 
 int hash_digest(const struct hash_alg *alg, const void *p, size_t n, uint8_t *out)
@@ -54,18 +72,11 @@ int hash_digest(const struct hash_alg *alg, const void *p, size_t n, uint8_t *ou
 
 int hash_extend(const struct hash_alg *alg, uint8_t *pcr, const uint8_t *digest)
 {
-        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = NULL;
-        const EVP_MD *md = hash_md(alg);
-        unsigned int len = 0;
+        uint8_t buf[2 * HASH_MAX_SIZE];
 
-        if (!md)
-                return -EOPNOTSUPP;
-        ctx = EVP_MD_CTX_new();
-        if (!ctx)
-                return -ENOMEM;
-        if (EVP_DigestInit_ex(ctx, md, NULL) != 1 || EVP_DigestUpdate(ctx, pcr, alg->size) != 1 ||
-            EVP_DigestUpdate(ctx, digest, alg->size) != 1 || EVP_DigestFinal_ex(ctx, pcr, &len) != 1 ||
-            len != alg->size)
-                return -EIO;
-        return 0;
+        /* Sizes come from our table, never from input; anything larger is a programming error. */
+        assert(alg->size <= HASH_MAX_SIZE);
+        memcpy(buf, pcr, alg->size);
+        memcpy(buf + alg->size, digest, alg->size);
+        return hash_digest(alg, buf, 2 * alg->size, pcr);
 }

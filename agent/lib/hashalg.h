@@ -14,13 +14,13 @@
 #define TPM_ALG_SHA3_384 0x0028
 #define TPM_ALG_SHA3_512 0x0029
 
-#define HASH_MAX_SIZE 64
+#define HASH_MAX_SIZE    64
 
 struct hash_alg {
         uint16_t tpm_id;
-        const char *name;       /* lowercase, as used in JSON output and IMA logs: "sha256" */
-        size_t size;            /* digest size in bytes */
-        const char *evp_name;   /* OpenSSL digest name; NULL when OpenSSL cannot compute it */
+        const char *name;     /* lowercase, as used in JSON output and IMA logs: "sha256" */
+        size_t size;          /* digest size in bytes */
+        const char *evp_name; /* OpenSSL digest name; NULL when OpenSSL cannot compute it */
 };
 
 /** hash_alg_by_tpm_id() - the algorithm for a TPM_ALG_ID, or NULL if unknown. */

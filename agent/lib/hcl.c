@@ -4,23 +4,18 @@
 #include <string.h>
 
 #include <json-c/json_tokener.h>
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/err.h>
-#include <openssl/param_build.h>
 
 #include "cleanup.h"
 #include "hashalg.h"
 #include "hcl.h"
+#include "jwk.h"
 #include "util.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct hcl_report *, hcl_report_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM_BLD *, OSSL_PARAM_BLD_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM *, OSSL_PARAM_free)
 
-#define OFF_IGVM (HCL_HEADER_SIZE + SNP_REPORT_SIZE) /* 0x4c0 */
+#define OFF_IGVM            (HCL_HEADER_SIZE + SNP_REPORT_SIZE) /* 0x4c0 */
+#define HCL_AK_RSA_MIN_BITS 1024
 
 void hcl_report_free(struct hcl_report *r)
 {
@@ -230,204 +225,22 @@ json_object *hcl_report_find_key(const struct hcl_report *r, const char *kid)
 
 int hcl_report_ak_pub(const struct hcl_report *r, EVP_PKEY **ret, struct cvm_error *err)
 {
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
         json_object *jwk = hcl_report_find_key(r, "HCLAkPub");
+        int k;
 
         if (!jwk)
                 return cvm_error_set(err, -ENOENT, "the runtime claims hold no \"HCLAkPub\" key");
-        return hcl_jwk_to_pkey(jwk, ret, err);
-}
-
-/* ---- JWK import ---------------------------------------------------------------------------------------- */
-
-static int b64url_value(char c)
-{
-        if (c >= 'A' && c <= 'Z')
-                return c - 'A';
-        if (c >= 'a' && c <= 'z')
-                return c - 'a' + 26;
-        if (c >= '0' && c <= '9')
-                return c - '0' + 52;
-        if (c == '-')
-                return 62;
-        if (c == '_')
-                return 63;
-        return -1;
-}
-
-/* Strict base64url (RFC 4648 §5); trailing '=' padding is tolerated. */
-static int b64url_decode(const char *s, uint8_t **ret, size_t *ret_size)
-{
-        size_t len = strlen(s), n = 0;
-        _cleanup_free_ uint8_t *out = NULL;
-        uint32_t acc = 0;
-        int bits = 0;
-
-        while (len > 0 && s[len - 1] == '=')
-                len--;
-        if (len % 4 == 1)
-                return -EBADMSG;
-        out = malloc(len * 3 / 4 + 1);
-        if (!out)
-                return -ENOMEM;
-        for (size_t i = 0; i < len; i++) {
-                int v = b64url_value(s[i]);
-
-                if (v < 0)
-                        return -EBADMSG;
-                acc = (acc << 6) | (uint32_t)v;
-                bits += 6;
-                if (bits >= 8) {
-                        bits -= 8;
-                        out[n++] = (uint8_t)(acc >> bits);
-                }
-        }
-        /* Leftover bits must be zero, so each value has exactly one encoding. */
-        if (acc & ((1u << bits) - 1))
-                return -EBADMSG;
-        *ret = TAKE_PTR(out);
-        *ret_size = n;
-        return 0;
-}
-
-static int jwk_member(json_object *jwk, const char *name, uint8_t **ret, size_t *ret_size,
-                      struct cvm_error *err)
-{
-        _cleanup_free_ uint8_t *data = NULL;
-        json_object *v;
-        size_t size = 0;
-        int r;
-
-        if (!json_object_object_get_ex(jwk, name, &v) || !json_object_is_type(v, json_type_string))
-                return cvm_error_set(err, -EBADMSG, "JWK member \"%s\" is missing or not a string", name);
-        r = b64url_decode(json_object_get_string(v), &data, &size);
-        if (r == -ENOMEM)
-                return cvm_error_set(err, r, "out of memory");
-        if (r < 0 || size == 0)
-                return cvm_error_set(err, -EBADMSG, "JWK member \"%s\" is not non-empty base64url", name);
-        *ret = TAKE_PTR(data);
-        *ret_size = size;
-        return 0;
-}
-
-static int pkey_from_params(const char *type, OSSL_PARAM_BLD *bld, EVP_PKEY **ret, struct cvm_error *err)
-{
-        _cleanup_(OSSL_PARAM_freep) OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
-        _cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
-        EVP_PKEY *pkey = NULL;
-
-        if (!params || !ctx) {
-                ERR_clear_error();
-                return cvm_error_set(err, -ENOMEM, "out of memory");
-        }
-        if (EVP_PKEY_fromdata_init(ctx) != 1 ||
-            EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-                ERR_clear_error();
-                return cvm_error_set(err, -EBADMSG, "the JWK does not describe a valid %s public key", type);
-        }
-        *ret = pkey;
-        return 0;
-}
-
-static int jwk_rsa(json_object *jwk, EVP_PKEY **ret, struct cvm_error *err)
-{
-        _cleanup_free_ uint8_t *n = NULL, *e = NULL;
-        _cleanup_(OSSL_PARAM_BLD_freep) OSSL_PARAM_BLD *bld = NULL;
-        _cleanup_(BN_freep) BIGNUM *bn_n = NULL, *bn_e = NULL;
-        size_t n_size, e_size;
-        int r, bits;
-
-        r = jwk_member(jwk, "n", &n, &n_size, err);
-        if (r < 0)
-                return r;
-        r = jwk_member(jwk, "e", &e, &e_size, err);
-        if (r < 0)
-                return r;
-        bn_n = BN_bin2bn(n, (int)n_size, NULL);
-        bn_e = BN_bin2bn(e, (int)e_size, NULL);
-        if (!bn_n || !bn_e)
-                return cvm_error_set(err, -ENOMEM, "out of memory");
-        bits = BN_num_bits(bn_n);
-        if (bits < 1024 || bits > 16384)
-                return cvm_error_set(err, -EBADMSG, "JWK RSA modulus has %d bits (1024 to 16384 accepted)",
-                                     bits);
-        if (e_size > 8 || !BN_is_odd(bn_e) || BN_is_one(bn_e))
+        k = jwk_to_pkey(jwk, &pkey, err);
+        if (k < 0)
+                return k;
+        /* jwk_to_pkey() takes RSA keys from 512 bits; a vTPM AK is never below 1024. */
+        if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA && EVP_PKEY_get_bits(pkey) < HCL_AK_RSA_MIN_BITS)
                 return cvm_error_set(err, -EBADMSG,
-                                     "JWK RSA exponent is not an odd number above 1 of at most 64 bits");
-        bld = OSSL_PARAM_BLD_new();
-        if (!bld || OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) != 1 ||
-            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e) != 1) {
-                ERR_clear_error();
-                return cvm_error_set(err, -ENOMEM, "out of memory");
-        }
-        return pkey_from_params("RSA", bld, ret, err);
-}
-
-static int jwk_ec(json_object *jwk, EVP_PKEY **ret, struct cvm_error *err)
-{
-        static const struct {
-                const char *jwk;
-                const char *ossl;
-                size_t size;
-        } curves[] = {
-                {"P-256", "prime256v1", 32},
-                {"P-384", "secp384r1", 48},
-                {"P-521", "secp521r1", 66},
-        };
-        _cleanup_free_ uint8_t *x = NULL, *y = NULL, *point = NULL;
-        _cleanup_(OSSL_PARAM_BLD_freep) OSSL_PARAM_BLD *bld = NULL;
-        json_object *crv;
-        size_t x_size, y_size, i;
-        int r;
-
-        if (!json_object_object_get_ex(jwk, "crv", &crv) || !json_object_is_type(crv, json_type_string))
-                return cvm_error_set(err, -EBADMSG, "JWK member \"crv\" is missing or not a string");
-        for (i = 0; i < ELEMENTSOF(curves); i++)
-                if (strcmp(json_object_get_string(crv), curves[i].jwk) == 0)
-                        break;
-        if (i == ELEMENTSOF(curves))
-                return cvm_error_set(err, -EOPNOTSUPP, "JWK curve \"%s\" is not supported",
-                                     json_object_get_string(crv));
-        r = jwk_member(jwk, "x", &x, &x_size, err);
-        if (r < 0)
-                return r;
-        r = jwk_member(jwk, "y", &y, &y_size, err);
-        if (r < 0)
-                return r;
-        if (x_size != curves[i].size || y_size != curves[i].size)
-                return cvm_error_set(err, -EBADMSG, "JWK EC coordinates must be %zu bytes for %s",
-                                     curves[i].size, curves[i].jwk);
-        point = malloc(1 + 2 * curves[i].size);
-        if (!point)
-                return cvm_error_set(err, -ENOMEM, "out of memory");
-        point[0] = 0x04; /* uncompressed */
-        memcpy(point + 1, x, x_size);
-        memcpy(point + 1 + x_size, y, y_size);
-        bld = OSSL_PARAM_BLD_new();
-        if (!bld ||
-            OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, curves[i].ossl, 0) != 1 ||
-            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * curves[i].size) !=
-                    1) {
-                ERR_clear_error();
-                return cvm_error_set(err, -ENOMEM, "out of memory");
-        }
-        return pkey_from_params("EC", bld, ret, err);
-}
-
-int hcl_jwk_to_pkey(json_object *jwk, EVP_PKEY **ret, struct cvm_error *err)
-{
-        json_object *kty;
-        const char *s;
-
-        if (!json_object_is_type(jwk, json_type_object))
-                return cvm_error_set(err, -EBADMSG, "the JWK is not a JSON object");
-        if (!json_object_object_get_ex(jwk, "kty", &kty) || !json_object_is_type(kty, json_type_string))
-                return cvm_error_set(err, -EBADMSG, "JWK member \"kty\" is missing or not a string");
-        s = json_object_get_string(kty);
-        if (strcmp(s, "RSA") == 0)
-                return jwk_rsa(jwk, ret, err);
-        if (strcmp(s, "EC") == 0)
-                return jwk_ec(jwk, ret, err);
-        return cvm_error_set(err, -EOPNOTSUPP, "JWK key type \"%s\" is not supported", s);
+                                     "HCLAkPub: RSA modulus has %d bits (%d or more accepted)",
+                                     EVP_PKEY_get_bits(pkey), HCL_AK_RSA_MIN_BITS);
+        *ret = TAKE_PTR(pkey);
+        return 0;
 }
 
 /* ---- JSON ---------------------------------------------------------------------------------------------- */

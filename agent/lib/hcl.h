@@ -99,17 +99,11 @@ json_object *hcl_report_runtime_claims(const struct hcl_report *r);
 json_object *hcl_report_find_key(const struct hcl_report *r, const char *kid);
 
 /**
- * hcl_report_ak_pub() - the vTPM attestation key ("kid": "HCLAkPub") as an EVP_PKEY.
+ * hcl_report_ak_pub() - the vTPM attestation key ("kid": "HCLAkPub") as an EVP_PKEY, imported
+ * with jwk_to_pkey() (RSA or EC P-256/P-384/P-521, strict unpadded base64url members); RSA
+ * keys below 1024 bits are refused.
  * @ret: a new key the caller frees with EVP_PKEY_free().
- * Return: 0, -ENOENT when the claims hold no HCLAkPub, -EBADMSG/-EOPNOTSUPP as hcl_jwk_to_pkey().
+ * Return: 0, -ENOENT when the claims hold no HCLAkPub, -EBADMSG/-EOPNOTSUPP as jwk_to_pkey()
+ * (and -EBADMSG for a too small RSA key), -ENOMEM.
  */
 int hcl_report_ak_pub(const struct hcl_report *r, EVP_PKEY **ret, struct cvm_error *err);
-
-/**
- * hcl_jwk_to_pkey() - import a public JWK: RSA ("n", "e") or EC P-256/P-384/P-521 ("crv",
- * "x", "y"), base64url without padding (padding is tolerated).
- * @ret: a new key the caller frees with EVP_PKEY_free().
- * Return: 0, -EBADMSG for a missing or malformed member, -EOPNOTSUPP for another "kty"/"crv",
- * -ENOMEM.
- */
-int hcl_jwk_to_pkey(json_object *jwk, EVP_PKEY **ret, struct cvm_error *err);

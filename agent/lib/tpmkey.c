@@ -14,8 +14,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "canonjson.h"
 #include "cleanup.h"
 #include "hashalg.h"
+#include "jwk.h"
 #include "tpmkey.h"
 #include "tpmwire.h"
 #include "util.h"
@@ -24,11 +26,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM_BLD *, OSSL_PARAM_BLD_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM *, OSSL_PARAM_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_DECODER_CTX *, OSSL_DECODER_CTX_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_tokener *, json_tokener_free)
 
-#define RSA_MIN_BITS   1024
-#define RSA_MAX_BITS   (TPMKEY_MAX_RSA_BYTES * 8)
-#define JSON_MAX_DEPTH 16
+#define RSA_MIN_BITS 1024
+#define RSA_MAX_BITS (TPMKEY_MAX_RSA_BYTES * 8)
 
 /* Azure convention: in the HCL runtime data, the JWK with this kid is the vTPM AK. */
 #define HCL_AK_KID "HCLAkPub"
@@ -464,75 +464,20 @@ int tpmkey_name(const uint8_t *tpmt_public, size_t len, uint16_t name_alg, uint8
 
 /* ---- JWK ------------------------------------------------------------------------------------ */
 
-static int jwk_member(json_object *jwk, const char *key, size_t max, uint8_t **ret, size_t *ret_size,
-                      struct cvm_error *err)
-{
-        _cleanup_free_ uint8_t *bytes = NULL;
-        json_object *v;
-        const char *s;
-        size_t n;
-        int r;
-
-        if (!json_object_object_get_ex(jwk, key, &v) || !json_object_is_type(v, json_type_string))
-                return cvm_error_set(err, -EBADMSG, "JWK: member \"%s\" missing or not a string", key);
-        s = json_object_get_string(v);
-        r = tpmwire_base64_decode(s, (size_t)json_object_get_string_len(v), &bytes, &n);
-        if (r == -ENOMEM)
-                return cvm_error_set(err, r, "out of memory");
-        if (r < 0)
-                return cvm_error_set(err, -EBADMSG, "JWK: member \"%s\" is not base64url", key);
-        if (n == 0 || n > max)
-                return cvm_error_set(err, -EBADMSG, "JWK: member \"%s\" has %zu bytes (1..%zu allowed)", key,
-                                     n, max);
-        *ret = TAKE_PTR(bytes);
-        *ret_size = n;
-        return 0;
-}
-
 int tpmkey_from_jwk(json_object *jwk, EVP_PKEY **ret, struct cvm_error *err)
 {
-        _cleanup_free_ uint8_t *a = NULL, *b = NULL;
-        json_object *v;
-        const char *kty;
-        size_t a_size, b_size;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *pkey = NULL;
         int r;
 
-        if (!json_object_is_type(jwk, json_type_object))
-                return cvm_error_set(err, -EBADMSG, "JWK: not a JSON object");
-        if (!json_object_object_get_ex(jwk, "kty", &v) || !json_object_is_type(v, json_type_string))
-                return cvm_error_set(err, -EBADMSG, "JWK: member \"kty\" missing or not a string");
-        kty = json_object_get_string(v);
-        if (strcmp(kty, "RSA") == 0) {
-                r = jwk_member(jwk, "n", TPMKEY_MAX_RSA_BYTES, &a, &a_size, err);
-                if (r < 0)
-                        return r;
-                r = jwk_member(jwk, "e", 8, &b, &b_size, err);
-                if (r < 0)
-                        return r;
-                return rsa_from_parts(a, a_size, b, b_size, ret, "JWK", err);
-        }
-        if (strcmp(kty, "EC") == 0) {
-                const struct curve *c;
-
-                if (!json_object_object_get_ex(jwk, "crv", &v) || !json_object_is_type(v, json_type_string))
-                        return cvm_error_set(err, -EBADMSG, "JWK: member \"crv\" missing or not a string");
-                c = curve_by_name(json_object_get_string(v));
-                if (!c || strcmp(c->jwk_name, json_object_get_string(v)) != 0)
-                        return cvm_error_set(err, -EOPNOTSUPP, "JWK: curve \"%.32s\" is not supported",
-                                             json_object_get_string(v));
-                r = jwk_member(jwk, "x", c->field_size, &a, &a_size, err);
-                if (r < 0)
-                        return r;
-                r = jwk_member(jwk, "y", c->field_size, &b, &b_size, err);
-                if (r < 0)
-                        return r;
-                /* RFC 7518 §6.2.1.2: coordinates are exactly the field size. */
-                if (a_size != c->field_size || b_size != c->field_size)
-                        return cvm_error_set(err, -EBADMSG, "JWK: %s coordinates must be %zu bytes",
-                                             c->jwk_name, c->field_size);
-                return ec_from_parts(c, a, a_size, b, b_size, ret, "JWK", err);
-        }
-        return cvm_error_set(err, -EOPNOTSUPP, "JWK: key type \"%.32s\" is not supported (RSA or EC)", kty);
+        r = jwk_to_pkey(jwk, &pkey, err);
+        if (r < 0)
+                return r;
+        /* The same AK policy as for every other input format. */
+        r = check_key(pkey, "JWK", err);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(pkey);
+        return 0;
 }
 
 /* A JWK, or a JWK set ({"keys": [...]}, e.g. the Azure HCL runtime data) holding the AK. */
@@ -572,72 +517,15 @@ static int jwk_document(json_object *doc, EVP_PKEY **ret, struct tpmkey_info *in
 
 static int parse_json(const uint8_t *buf, size_t len, json_object **ret, struct cvm_error *err)
 {
-        _cleanup_(json_tokener_freep) json_tokener *tok = NULL;
-        _cleanup_(json_object_putp) json_object *obj = NULL;
-        size_t end;
-
-        if (len > INT32_MAX)
-                return cvm_error_set(err, -EBADMSG, "JSON key: input too large");
-        tok = json_tokener_new_ex(JSON_MAX_DEPTH);
-        if (!tok)
-                return cvm_error_set(err, -ENOMEM, "out of memory");
-        obj = json_tokener_parse_ex(tok, (const char *)buf, (int)len);
-        if (!obj || json_tokener_get_error(tok) != json_tokener_success)
-                return cvm_error_set(err, -EBADMSG, "JSON key: parse error at offset %zu: %s",
-                                     json_tokener_get_parse_end(tok),
-                                     json_tokener_error_desc(json_tokener_get_error(tok)));
         /* Blank space and the zero padding of an HCL runtime-data area may follow. */
-        for (end = json_tokener_get_parse_end(tok); end < len; end++)
-                if (!isspace(buf[end]) && buf[end] != '\0')
-                        return cvm_error_set(err, -EBADMSG, "JSON key: trailing data at offset %zu", end);
-        *ret = TAKE_PTR(obj);
-        return 0;
+        while (len > 0 && (buf[len - 1] == '\0' || isspace(buf[len - 1])))
+                len--;
+        return canonjson_parse((const char *)buf, len, "JSON key", ret, err);
 }
 
 int tpmkey_to_jwk(EVP_PKEY *pkey, json_object **ret, struct cvm_error *err)
 {
-        _cleanup_(json_object_putp) json_object *jwk = NULL;
-        _cleanup_(BN_freep) BIGNUM *a = NULL, *b = NULL;
-        const char *names[2];
-        const struct curve *c = NULL;
-        BIGNUM *bns[2];
-
-        if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA) {
-                if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &a) != 1 ||
-                    EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &b) != 1) {
-                        ERR_clear_error();
-                        return cvm_error_set(err, -ENOMEM, "cannot read the RSA key parameters");
-                }
-                names[0] = "n", names[1] = "e";
-        } else if ((c = pkey_curve(pkey))) {
-                if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &a) != 1 ||
-                    EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &b) != 1) {
-                        ERR_clear_error();
-                        return cvm_error_set(err, -ENOMEM, "cannot read the EC key parameters");
-                }
-                names[0] = "x", names[1] = "y";
-        } else
-                return cvm_error_set(err, -EOPNOTSUPP, "JWK export: unsupported key type");
-
-        jwk = json_object_new_object();
-        if (!jwk || json_object_object_add(jwk, "kty", json_object_new_string(c ? "EC" : "RSA")) < 0)
-                return cvm_error_set(err, -ENOMEM, "out of memory");
-        if (c && json_object_object_add(jwk, "crv", json_object_new_string(c->jwk_name)) < 0)
-                return cvm_error_set(err, -ENOMEM, "out of memory");
-        bns[0] = a, bns[1] = b;
-        for (size_t i = 0; i < 2; i++) {
-                uint8_t bytes[TPMKEY_MAX_RSA_BYTES];
-                _cleanup_free_ char *s = NULL;
-                int n = c ? (int)c->field_size : BN_num_bytes(bns[i]);
-
-                if (n <= 0 || n > (int)sizeof(bytes) || BN_bn2binpad(bns[i], bytes, n) != n)
-                        return cvm_error_set(err, -EOPNOTSUPP, "JWK export: key parameter too large");
-                s = tpmwire_base64url_encode(bytes, (size_t)n);
-                if (!s || json_object_object_add(jwk, names[i], json_object_new_string(s)) < 0)
-                        return cvm_error_set(err, -ENOMEM, "out of memory");
-        }
-        *ret = TAKE_PTR(jwk);
-        return 0;
+        return jwk_from_pkey(pkey, 0, ret, err);
 }
 
 /* ---- PEM / DER ------------------------------------------------------------------------------ */

@@ -88,17 +88,18 @@ int tpmkey_from_tpm_public(const uint8_t *buf, size_t len, bool sized, EVP_PKEY 
                            struct tpmkey_info *ret_info, struct cvm_error *err);
 
 /**
- * tpmkey_from_jwk() - import one JWK object: {"kty": "RSA", "n", "e"} or {"kty": "EC",
- * "crv": "P-256"|"P-384"|"P-521", "x", "y"} with base64url members. Other members are ignored.
- * Return: 0, -EBADMSG for missing or malformed members, -EOPNOTSUPP for another kty or curve,
- * -ENOMEM. @ret as tpmkey_load().
+ * tpmkey_from_jwk() - import one JWK object with jwk_to_pkey() (RSA "n", "e" or EC P-256,
+ * P-384, P-521 "crv", "x", "y"; strict unpadded base64url; an "x5c" must match), then apply the
+ * AK policy of tpmkey_load() (RSA 1024..16384 bits). Other members are ignored.
+ * Return: 0, -EBADMSG for missing or malformed members, -EOPNOTSUPP for another kty or curve or
+ * an RSA size outside the policy, -ENOMEM. @ret as tpmkey_load().
  */
 int tpmkey_from_jwk(json_object *jwk, EVP_PKEY **ret, struct cvm_error *err);
 
 /**
- * tpmkey_to_jwk() - the public part of @pkey as a new JWK object ({"kty", "n", "e"} or
- * {"kty", "crv", "x", "y"}, members base64url without padding, EC coordinates left-padded to
- * the field size). @ret: caller json_object_put()s it.
+ * tpmkey_to_jwk() - the public part of @pkey as a new JWK object: jwk_from_pkey() without
+ * private members ({"kty", "n", "e"} or {"kty", "crv", "x", "y"}, base64url without padding,
+ * EC coordinates left-padded to the field size). @ret: caller json_object_put()s it.
  * Return: 0, -EOPNOTSUPP for other key types or curves, -ENOMEM.
  */
 int tpmkey_to_jwk(EVP_PKEY *pkey, json_object **ret, struct cvm_error *err);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "b64.h"
 #include "cleanup.h"
 #include "hashalg.h"
 #include "tpmwire.h"
@@ -161,88 +162,13 @@ const char *tpmwire_alg_name(uint16_t alg)
         return NULL;
 }
 
-static int b64_value(char c)
-{
-        if (c >= 'A' && c <= 'Z')
-                return c - 'A';
-        if (c >= 'a' && c <= 'z')
-                return c - 'a' + 26;
-        if (c >= '0' && c <= '9')
-                return c - '0' + 52;
-        if (c == '+' || c == '-')
-                return 62;
-        if (c == '/' || c == '_')
-                return 63;
-        return -1;
-}
-
 int tpmwire_base64_decode(const char *s, size_t len, uint8_t **ret, size_t *ret_size)
 {
-        _cleanup_free_ uint8_t *out = NULL;
-        size_t n = len, o = 0;
-        uint32_t acc = 0;
-        int bits = 0;
+        int r;
 
-        /* Up to two '=' at the end, and only when they complete a 4-character group. */
-        if (n > 0 && s[n - 1] == '=') {
-                if (len % 4 != 0)
-                        return -EINVAL;
-                n--;
-                if (n > 0 && s[n - 1] == '=')
-                        n--;
-        }
-        if (n % 4 == 1)
-                return -EINVAL;
-        out = malloc(n / 4 * 3 + 3);
-        if (!out)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                int v = b64_value(s[i]);
-
-                if (v < 0)
-                        return -EINVAL;
-                acc = (acc << 6) | (uint32_t)v;
-                bits += 6;
-                if (bits >= 8) {
-                        bits -= 8;
-                        out[o++] = (uint8_t)(acc >> bits);
-                        acc &= (1u << bits) - 1;
-                }
-        }
-        *ret = TAKE_PTR(out);
-        *ret_size = o;
-        return 0;
-}
-
-char *tpmwire_base64url_encode(const uint8_t *p, size_t n)
-{
-        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        char *out, *o;
-        size_t i;
-
-        if (n > (SIZE_MAX - 4) / 4 * 3)
-                return NULL;
-        out = malloc((n + 2) / 3 * 4 + 1);
-        if (!out)
-                return NULL;
-        o = out;
-        for (i = 0; i + 2 < n; i += 3) {
-                uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-                *o++ = alphabet[v >> 18];
-                *o++ = alphabet[(v >> 12) & 63];
-                *o++ = alphabet[(v >> 6) & 63];
-                *o++ = alphabet[v & 63];
-        }
-        if (n - i == 1) {
-                uint32_t v = (uint32_t)p[i] << 16;
-                *o++ = alphabet[v >> 18];
-                *o++ = alphabet[(v >> 12) & 63];
-        } else if (n - i == 2) {
-                uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-                *o++ = alphabet[v >> 18];
-                *o++ = alphabet[(v >> 12) & 63];
-                *o++ = alphabet[(v >> 6) & 63];
-        }
-        *o = '\0';
-        return out;
+        /* Tools disagree on the alphabet, so try the standard one, then the URL-safe one. */
+        r = b64_decode_flags(s, len, B64_PAD_OPTIONAL, NULL, ret, ret_size, NULL);
+        if (r == -EBADMSG)
+                r = b64_decode_flags(s, len, B64_URL | B64_PAD_OPTIONAL, NULL, ret, ret_size, NULL);
+        return r == -EBADMSG ? -EINVAL : r;
 }

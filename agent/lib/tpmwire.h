@@ -3,7 +3,8 @@
  * Bounds-checked reading of TPM 2.0 wire structures (big-endian integers, TPM2B sized buffers),
  * shared by the tpmkey and tpmquote parsers. Every failure names the structure, the offset and
  * the field, e.g. "TPMS_ATTEST at offset 0x2a (extraData): size 300 exceeds the maximum of 66".
- * Also a small base64 decoder, because TPM evidence often arrives base64- or base64url-encoded.
+ * Also a lenient-alphabet base64 front end to b64.h, because TPM evidence arrives base64- or
+ * base64url-encoded.
  */
 #pragma once
 
@@ -89,16 +90,11 @@ int tpmwire_end(const struct tpmwire *w);
 const char *tpmwire_alg_name(uint16_t alg);
 
 /**
- * tpmwire_base64_decode() - decode standard or URL-safe base64 (either alphabet, padding
- * optional, no whitespace).
+ * tpmwire_base64_decode() - decode standard or URL-safe base64 (either alphabet, not mixed;
+ * padding optional but exact when present; no whitespace; canonical final character), with
+ * b64_decode_flags().
  * @ret, @ret_size: the bytes; caller frees; written only on success.
  * Return: 0, -EINVAL for a character outside the alphabet, bad padding or an impossible
  * length, -ENOMEM.
  */
 int tpmwire_base64_decode(const char *s, size_t len, uint8_t **ret, size_t *ret_size);
-
-/**
- * tpmwire_base64url_encode() - unpadded base64url of @n bytes (RFC 7515 §2).
- * Return: a NUL-terminated string the caller frees, or NULL on allocation failure.
- */
-char *tpmwire_base64url_encode(const uint8_t *p, size_t n);

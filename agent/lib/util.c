@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -137,7 +138,8 @@ int read_file(const char *path, size_t max_size, uint8_t **ret, size_t *ret_size
                         break;
                 size += (size_t)n;
                 if (size > max_size) {
-                        r = cvm_error_set(err, -EFBIG, "input is larger than the limit of %zu bytes", max_size);
+                        r = cvm_error_set(err, -EFBIG, "input is larger than the limit of %zu bytes",
+                                          max_size);
                         goto out;
                 }
         }
@@ -207,7 +209,8 @@ int parse_rfc3339(const char *s, time_t *ret)
         else if (*s == '+' || *s == '-') {
                 sign = *s == '+' ? 1 : -1;
                 s++;
-                if (parse_digits(&s, 2, &off_h) < 0 || expect_char(&s, ':') < 0 || parse_digits(&s, 2, &off_m) < 0)
+                if (parse_digits(&s, 2, &off_h) < 0 || expect_char(&s, ':') < 0 ||
+                    parse_digits(&s, 2, &off_m) < 0)
                         return -EINVAL;
                 if (off_h > 23 || off_m > 59)
                         return -EINVAL;
@@ -258,4 +261,25 @@ bool is_all_ff(const void *p, size_t n)
                 if (b[i] != 0xff)
                         return false;
         return true;
+}
+
+FILE *memstream_open(char **buf, size_t *len)
+{
+        FILE *f = open_memstream(buf, len);
+
+        if (f)
+                __fsetlocking(f, FSETLOCKING_BYCALLER);
+        return f;
+}
+
+char *memstream_finish(FILE *f, char **buf)
+{
+        bool failed = ferror(f);
+
+        if (fclose(f) != 0 || failed) {
+                free(*buf);
+                *buf = NULL;
+                return NULL;
+        }
+        return TAKE_PTR(*buf);
 }

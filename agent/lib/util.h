@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "error.h"
@@ -73,3 +74,17 @@ static inline uint64_t be64(const uint8_t *p)
 {
         return ((uint64_t)be32(p) << 32) | (uint64_t)be32(p + 4);
 }
+
+/**
+ * memstream_open() - open_memstream(@buf, @len) with stdio locking turned off, for
+ * single-threaded formatting (per-character locking is the main cost of fprintf there).
+ * Return: the stream, or NULL on allocation failure; finish it with memstream_finish().
+ */
+FILE *memstream_open(char **buf, size_t *len);
+
+/**
+ * memstream_finish() - close @f, opened with memstream_open(@buf, ...).
+ * Return: the NUL-terminated text (the caller frees it; *@buf is taken), or NULL, with *@buf
+ * freed, on any write or allocation failure.
+ */
+char *memstream_finish(FILE *f, char **buf);

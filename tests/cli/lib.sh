@@ -43,11 +43,16 @@ json_eq() {
         [ "$got" = "$2" ] || fail "jq '$1' gave '$got', expected '$2'"
 }
 
-# one_line_error: stderr holds exactly one line and stdout is empty (no partial output).
+# one_line_error [PATTERN]: stderr holds exactly one line and stdout is empty (no partial output);
+# with PATTERN, that line is a "cvm-agent: ..." error matching the extended regex PATTERN.
 one_line_error() {
         CHECKS=$((CHECKS + 1))
         [ "$(wc -l <"$ERR")" -eq 1 ] || fail "expected a one-line error, got: $(cat "$ERR")"
         [ ! -s "$OUT" ] || fail "stdout not empty on error: $(head -c 200 "$OUT")"
+        if [ $# -gt 0 ]; then
+                grep -q '^cvm-agent: ' "$ERR" && grep -Eq -- "$1" "$ERR" ||
+                        fail "stderr '$(cat "$ERR")' is not a cvm-agent error matching '$1'"
+        fi
 }
 
 finish() {

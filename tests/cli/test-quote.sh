@@ -4,55 +4,31 @@
 # and signs its own quotes with the openssl CLI; part 2 runs on the real-data corpus when present.
 set -u
 
-: "${CVM_AGENT:?set CVM_AGENT to the cvm-agent binary}"
+. "$(dirname "$0")/lib.sh"
 V=${CVM_VECTORS:-}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-failures=0
-checks=0
-
-fail() {
-        echo "FAIL: $*"
-        failures=$((failures + 1))
-}
+T=$TMP
+OUT=$T/out
+ERR=$T/err
 
 # run EXPECTED_RC ARGS...: runs cvm-agent quote, keeping stdout/stderr in $T/out, $T/err.
 run() {
         want=$1
         shift
-        checks=$((checks + 1))
-        "$CVM_AGENT" quote "$@" >"$T/out" 2>"$T/err"
-        rc=$?
-        if [ "$rc" -ne "$want" ]; then
-                fail "quote $* exited $rc, expected $want"
-                sed 's/^/    /' "$T/err" | head -5
-        fi
+        expect_rc "$want" "$CVM_AGENT" quote "$@"
 }
 
 # jqt FILTER: the JSON of the last run must satisfy FILTER.
 jqt() {
-        checks=$((checks + 1))
+        CHECKS=$((CHECKS + 1))
         if ! jq -e "$1" "$T/out" >/dev/null 2>&1; then
                 fail "JSON check failed: $1"
                 head -c 600 "$T/out" | sed 's/^/    /'
         fi
 }
 
-# one_line_error PATTERN: stderr is exactly one line matching PATTERN, stdout is empty.
-one_line_error() {
-        checks=$((checks + 1))
-        if [ "$(wc -l <"$T/err")" -ne 1 ] || ! grep -Eq "$1" "$T/err"; then
-                fail "stderr should be one line matching '$1':"
-                sed 's/^/    /' "$T/err"
-        fi
-        if [ -s "$T/out" ]; then
-                fail "stdout should be empty on error"
-        fi
-}
-
 # grep_out PATTERN: text output contains PATTERN.
 grep_out() {
-        checks=$((checks + 1))
+        CHECKS=$((CHECKS + 1))
         grep -Eq "$1" "$T/out" || { fail "output lacks '$1'"; sed 's/^/    /' "$T/out"; }
 }
 
@@ -237,5 +213,4 @@ else
         jqt '.signature == "invalid" and .nonce == "valid" and .attest.pcr_select[0].pcrs == [0,1,2,3,4,5,6,7,14]'
 fi
 
-echo "test-quote: $checks checks, $failures failures"
-[ "$failures" -eq 0 ]
+finish

@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "b64.h"
 #include "cleanup.h"
 #include "tpmbuild.h"
 #include "tpmkey.h"
@@ -359,7 +360,8 @@ static void test_jwk_errors(void **state)
         } cases[] = {
                 {"{\"kty\":\"RSA\",\"e\":\"AQAB\"}", -EBADMSG, "\"n\""},
                 {"{\"kty\":\"RSA\",\"n\":\"!!!!\",\"e\":\"AQAB\"}", -EBADMSG, "base64url"},
-                {"{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}", -EOPNOTSUPP, "bits"},
+                /* jwk_to_pkey() judges a modulus under 512 bits malformed, before the AK size policy. */
+                {"{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}", -EBADMSG, "bits"},
                 {"{\"kty\":\"oct\",\"k\":\"AQAB\"}", -EOPNOTSUPP, "oct"},
                 {"{\"n\":\"AQAB\"}", -EBADMSG, "kty"},
                 {"{\"kty\":\"EC\",\"crv\":\"P-192\",\"x\":\"AQAB\",\"y\":\"AQAB\"}", -EOPNOTSUPP, "P-192"},
@@ -487,7 +489,7 @@ static void test_base64(void **state)
         }
         {
                 static const uint8_t bytes[] = {0xfb, 0xff, 0xfe, 0x01};
-                _cleanup_free_ char *s = tpmwire_base64url_encode(bytes, sizeof(bytes));
+                _cleanup_free_ char *s = b64url_encode(bytes, sizeof(bytes));
 
                 assert_string_equal(s, "-__-AQ");
         }
