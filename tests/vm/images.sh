@@ -6,6 +6,7 @@
 #                                  tests/vm/initramfs-tools as its configuration directory (our test
 #                                  hook + boot script), then each OVERLAY directory copied over it
 #                                  (e.g. the product's initramfs/initramfs-tools hook and scripts)
+#   vm_initrd_dracut [MODULE_DIR...] the same with dracut (dracut-core) and tests/vm/dracut
 #   vm_data_disk OUT DIR [MB]      an ext4 image holding DIR's files (mke2fs -d; no mount, no root)
 #
 # Cache: $VM_CACHE (default $CVM_BUILDDIR/vm-cache, else build/vm-cache), one file per distinct
@@ -101,6 +102,68 @@ vm_initrd_tools() {
         vm_log "initramfs built in ${VM_INITRD_SECONDS}s: $out ($(du -k "$out" | cut -f1) KiB)"
         # Old images of the same flavour and kernel are dead weight once a new one exists.
         find "$VM_CACHE" -maxdepth 1 -name "initrd-tools-$VM_KVER-*.img" ! -name "${out##*/}" -mmin +60 -delete 2>/dev/null
+        return 0
+}
+
+# vm_initrd_dracut [MODULE_DIR...]: sets VM_INITRD (cached), VM_INITRD_SECONDS (0 when cached):
+# an initramfs built by dracut (dracut-core) from the host's modules plus tests/vm/dracut/ (our
+# test module 59cvmvmtest: the agent, the scenario tools, a unit running cvm.vmtest.initrd=NAME)
+# and each MODULE_DIR given (e.g. the product's initramfs/dracut/5Xname: included by name).
+# The host's /etc/dracut.conf* are ignored, the module and driver lists are explicit.
+VM_DRACUT_MODULES="systemd systemd-initrd dracut-systemd base fs-lib rootfs-block udev-rules crypt dm cvmvmtest"
+VM_DRACUT_DRIVERS="virtio_pci virtio_blk virtio_net ext4 dm_mod dm_crypt xts"
+
+vm_initrd_dracut() {
+        local key out base m start log mods=$VM_DRACUT_MODULES name
+        : "${CVM_AGENT:?CVM_AGENT must point to the cvm-agent binary}"
+        command -v dracut >/dev/null || vm_skip "dracut not installed (dracut-core)"
+        [ -n "${VM_KVER:-}" ] || vm_kernel
+        key=$(vm_cache_key "$CVM_AGENT" "$VM_LIB_DIR/dracut" "$VM_LIB_DIR/guest" "$@" /usr/bin/jq -- \
+                "$VM_KVER" "$mods" "$VM_DRACUT_DRIVERS" "modules=$*" \
+                "$(vm_pkg_version dracut-core systemd udev cryptsetup-bin "linux-image-$VM_KVER" jq curl tpm2-tools libc6)")
+        out=$VM_CACHE/initrd-dracut-$VM_KVER-$key.img
+        VM_INITRD=$out
+        VM_INITRD_SECONDS=0
+        mkdir -p "$VM_CACHE"
+        exec 9>"$VM_CACHE/.lock"
+        flock -w 600 9 || vm_die "cache lock $VM_CACHE/.lock busy for 10 minutes"
+        if [ -s "$out" ]; then
+                flock -u 9
+                vm_log "initramfs (dracut, cached): $out"
+                return 0
+        fi
+        start=$(vm_now)
+        # A private dracut base directory: the host's files and modules, plus ours, so nothing is
+        # installed into /usr/lib/dracut.
+        base=$VM_TMP/dracut-base
+        rm -rf "$base"
+        mkdir -p "$base/modules.d" "$VM_TMP/dracut-conf.d"
+        for m in /usr/lib/dracut/*; do
+                [ "${m##*/}" = modules.d ] || ln -s "$m" "$base/"
+        done
+        for m in /usr/lib/dracut/modules.d/*; do
+                ln -s "$m" "$base/modules.d/"
+        done
+        cp -a "$VM_LIB_DIR"/dracut/* "$base/modules.d/"
+        for m in "$@"; do
+                cp -a "$m" "$base/modules.d/"
+                name=${m##*/}
+                mods="$mods ${name#[0-9][0-9]}"
+        done
+        log=$VM_TMP/dracut.log
+        if ! dracutbasedir=$base CVM_VMTEST_AGENT=$CVM_AGENT CVM_VMTEST_GUEST=$VM_LIB_DIR/guest \
+                timeout 900 dracut --force --no-hostonly --no-hostonly-cmdline --kver "$VM_KVER" \
+                --conf /dev/null --confdir "$VM_TMP/dracut-conf.d" --tmpdir "$VM_TMP" --compress zstd \
+                --modules "$mods" --drivers "$VM_DRACUT_DRIVERS" "$out.tmp" >"$log" 2>&1; then
+                rm -f "$out.tmp"
+                flock -u 9
+                vm_die "dracut failed: $(grep -E 'ERROR|FATAL|dracut\[E\]' "$log" | tail -n 10; tail -n 5 "$log")"
+        fi
+        mv "$out.tmp" "$out"
+        flock -u 9
+        VM_INITRD_SECONDS=$(vm_elapsed "$start")
+        vm_log "initramfs (dracut) built in ${VM_INITRD_SECONDS}s: $out ($(du -k "$out" | cut -f1) KiB)"
+        find "$VM_CACHE" -maxdepth 1 -name "initrd-dracut-$VM_KVER-*.img" ! -name "${out##*/}" -mmin +60 -delete 2>/dev/null
         return 0
 }
 

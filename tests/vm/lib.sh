@@ -17,6 +17,8 @@
 #                                --timeout S --mem M --tpm DIR|none
 #   vm_wait_console NAME RE S [N]  wait until N console lines match the extended regexp RE
 #   vm_qemu_stop NAME            stop a VM now (after a failed wait) rather than at its timeout
+#   vm_wait_end NAME S           wait for "CVMTEST END"; stop the VM early at a dead end
+#                                (emergency shell, panic) or after S seconds
 #   vm_serial_send NAME TEXT     type TEXT + Enter on the guest's serial console (ttyS0)
 #   vm_qemu_wait NAME            wait for QEMU to exit; returns its status (124 = timed out)
 #   vm_console NAME              path of the console log with the CRs removed
@@ -338,6 +340,23 @@ vm_wait_console() {
                 fi
                 sleep 0.2
         done
+        return 1
+}
+
+# Console lines after which a guest never reaches a CVMTEST END: emergency/rescue shells, panics.
+VM_DEAD_END='Entering emergency mode|Press Enter for maintenance|Kernel panic|^\(initramfs\) |ALERT! .* does not exist'
+
+# vm_wait_end NAME SECONDS: waits for the guest's "CVMTEST END" marker; stops the VM at once when
+# it reaches a dead end (VM_DEAD_END) or SECONDS pass, rather than waiting for its timeout.
+# Returns 0 when the END marker came.
+vm_wait_end() {
+        local name=$1 secs=$2
+        if vm_wait_console "$name" "^CVMTEST END|$VM_DEAD_END" "$secs" &&
+                grep -q '^CVMTEST END' "$(vm_console "$name")"; then
+                return 0
+        fi
+        vm_log "$name: no CVMTEST END ($(grep -Eo -m1 -- "$VM_DEAD_END" "$(vm_console "$name")" || echo "still running after ${secs}s")); stopping the VM"
+        vm_qemu_stop "$name"
         return 1
 }
 

@@ -26,7 +26,7 @@ VM_ROOTFS_PASSPHRASE=cvm-vmtest-recovery
 # Runtime libraries of cvm-agent (the Makefile's PKGS) and tools the scenarios use.
 VM_ROOTFS_PACKAGES="systemd systemd-sysv udev cryptsetup-bin kmod ca-certificates
 libtss2-esys-3.0.2-0 libtss2-mu0 libtss2-tctildr0 libtss2-tcti-device0 libcryptsetup12
-libsystemd0 libssl3 libcurl4 libjson-c5"
+libtss2-rc0 libtss2-sys1 libsystemd0 libssl3 libcurl4 libjson-c5"
 
 # The Debian mirror apt uses on this machine (deb822 or one-line sources), for debootstrap.
 vm_debian_mirror() {

@@ -65,8 +65,10 @@ vm_qemu_start h --tpm "$VM_TMP/tpm" --kernel "$VM_KERNEL" --initrd "$VM_INITRD" 
         --append "console=ttyS0 panic=-1 loglevel=4 net.ifnames=0 ip=$VM_GUEST_IP cvm.vmtest.initrd=harness cvm.port=$port cvm.token=$token cvm.nv=$NV"
 if vm_wait_console h '^CVMTEST PROMPT serial' 150; then
         vm_serial_send h "$typed"
+        vm_wait_end h 90
 else
         check no "the guest never asked for serial input"
+        vm_qemu_stop h
 fi
 vm_qemu_wait h
 rc=$?

@@ -51,7 +51,7 @@ if vm_wait_console r 'Please unlock disk root' 150; then
         # Answer the prompt when it comes back: askpass drops what was typed before it.
         if vm_wait_console r 'Please unlock disk root' 60 2; then
                 vm_serial_send r "$VM_ROOTFS_PASSPHRASE"
-                vm_wait_console r '^CVMTEST END' 200 || vm_qemu_stop r
+                vm_wait_end r 200
         else
                 check no "the prompt did not come back after a wrong passphrase"
                 vm_qemu_stop r

@@ -104,17 +104,26 @@ fi
 # IMA: PCR 10 from the runtime log (binary and ASCII) against the TPM.
 if [ -r "$IMA_DIR/binary_runtime_measurements" ]; then
         agent=cvm-agent
-        # An ext4 disk (from the host) gives IMA real measurements: executing the agent from it
-        # and reading a file as root are measured under ima_policy=tcb (ramfs is never measured).
-        if [ -b /dev/vda ]; then
+        # An ext4 disk (from the host, cvm.datadisk=vda) gives IMA real measurements: executing
+        # the agent from it and reading a file as root are measured under ima_policy=tcb (ramfs
+        # and tmpfs never are). udev may still be creating the node: wait for it (bounded).
+        disk=$(cmdline_arg cvm.datadisk)
+        if [ -n "$disk" ]; then
+                for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+                        [ -b "/dev/$disk" ] && break
+                        sleep 0.5
+                done
+                [ -b "/dev/$disk" ] || fail ima-disk "no /dev/$disk after 10 s"
+        fi
+        if [ -n "$disk" ] && [ -b "/dev/$disk" ]; then
                 mkdir -p /mnt/data
-                if mount -t ext4 -o ro /dev/vda /mnt/data; then
+                if mount -t ext4 -o ro "/dev/$disk" /mnt/data; then
                         [ -x /mnt/data/cvm-agent ] && agent=/mnt/data/cvm-agent
                         for f in /mnt/data/measured/*; do
                                 [ -f "$f" ] && cat "$f" >/dev/null
                         done
                 else
-                        fail ima-disk "cannot mount /dev/vda"
+                        fail ima-disk "cannot mount /dev/$disk"
                 fi
         fi
         # Nothing measured runs between the log and the PCR reads, except the agent's own exec,
