@@ -163,7 +163,7 @@ vm_wait_path() {
 vm_swtpm_setup() {
         local dir=$1 banks=${2:-sha1,sha256}
         mkdir -p "$dir"
-        swtpm_setup --tpm2 --tpmstate "$dir" --createek --pcr-banks "$banks" --overwrite \
+        timeout 120 swtpm_setup --tpm2 --tpmstate "$dir" --createek --pcr-banks "$banks" --overwrite \
                 --logfile "$dir/swtpm_setup.log" >/dev/null 2>&1 ||
                 vm_die "swtpm_setup failed: $(tail -5 "$dir/swtpm_setup.log" 2>/dev/null)"
 }
@@ -197,7 +197,7 @@ vm_swtpm_provision_stop() {
         [ -n "${VM_PROV_PID:-}" ] || return 0
         # A clean shutdown (TPM2_Shutdown through the control channel, then exit) makes swtpm
         # write its NV state before it goes.
-        swtpm_ioctl --tcp "127.0.0.1:$VM_PROV_CTRL" -s >/dev/null 2>&1 || true
+        timeout 10 swtpm_ioctl --tcp "127.0.0.1:$VM_PROV_CTRL" -s >/dev/null 2>&1 || true
         for i in $(seq 50); do
                 kill -0 "$VM_PROV_PID" 2>/dev/null || break
                 sleep 0.1

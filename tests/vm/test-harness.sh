@@ -43,8 +43,8 @@ NV=0x01500016
 head -c 32 /dev/urandom >"$VM_TMP/nv.bin"
 vm_swtpm_setup "$VM_TMP/tpm" sha256
 vm_swtpm_provision_start "$VM_TMP/tpm"
-if tpm2_nvdefine -C o -s 32 -a "ownerread|ownerwrite|authread|authwrite" "$NV" >/dev/null 2>"$VM_TMP/nv.err" &&
-        tpm2_nvwrite -C o -i "$VM_TMP/nv.bin" "$NV" 2>>"$VM_TMP/nv.err"; then
+if timeout 30 tpm2_nvdefine -C o -s 32 -a "ownerread|ownerwrite|authread|authwrite" "$NV" >/dev/null 2>"$VM_TMP/nv.err" &&
+        timeout 30 tpm2_nvwrite -C o -i "$VM_TMP/nv.bin" "$NV" 2>>"$VM_TMP/nv.err"; then
         check ok "NV index $NV provisioned through TCP"
 else
         check no "NV provisioning: $(cat "$VM_TMP/nv.err")"

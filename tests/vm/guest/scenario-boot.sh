@@ -11,6 +11,7 @@ else
         fail system-running "$state; failed units: $(systemctl --failed --no-legend --plain 2>/dev/null | awk '{ printf "%s ", $1 }')"
 fi
 info "$(systemd-analyze time 2>/dev/null | head -n 1)"
+systemd-analyze blame 2>/dev/null | head -n 5 | while read -r t u; do info "slowest_unit=$u time=$t"; done
 
 src=$(findmnt -n -o SOURCE /)
 check_eq root-on-dm-crypt /dev/mapper/root "$src"
