@@ -111,6 +111,24 @@ run_flavour() {
                 check no "$flavour: event log not received from the guest or not parsed on the host"
         fi
 
+        # The comparison can fail: one flipped bit in the SHA-1 digest of event 1 (record at
+        # .events[1].offset: PCR, type, digest count, algorithm id, then the digest) must change
+        # the replayed PCR 0, so it no longer matches what the guest's TPM held.
+        local off
+        off=$(jq -r '.events[1].offset // empty' "$d/host-eventlog.json" 2>/dev/null)
+        if [ -n "$off" ]; then
+                cp "$d/eventlog.bin" "$d/tampered.bin"
+                b=$(od -An -tu1 -j $((off + 14)) -N1 "$d/tampered.bin" | tr -d ' ')
+                printf "$(printf '\\%03o' $((b ^ 1)))" |
+                        dd of="$d/tampered.bin" bs=1 seek=$((off + 14)) conv=notrunc status=none
+                "$CVM_AGENT" eventlog --json "$d/tampered.bin" >"$d/tampered.json" 2>/dev/null
+                a=$(jq -r '.pcrs.sha1."0" // empty' "$d/tampered.json")
+                b=$(jq -r '.pcrs.sha1."0" // empty' "$d/guest-eventlog.json")
+                [ -n "$a" ] && [ -n "$b" ] && [ "$a" != "$b" ] &&
+                        check ok "$flavour: a flipped digest bit changes the replayed PCR 0 (the check can fail)" ||
+                        check no "$flavour: a flipped digest bit did not change the replayed PCR 0 ('$a' vs '$b')"
+        fi
+
         # IMA's boot_aggregate (sha256 bank: SHA-256 over PCRs 0-9) must equal the hash of the PCRs
         # the event log replays; PCRs the log does not extend are zero.
         agg=$(awk '$5 == "boot_aggregate" { sub(/^sha256:/, "", $4); print $4; exit }' "$d/ima.txt")
