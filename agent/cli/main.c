@@ -29,6 +29,21 @@ static const struct command commands[] = {
         { "evidence", cmd_evidence,
           "evidence [--json] [--nonce HEX] [--eventlog F] [--pcrs LIST]\n"
           "                                        gather the TPM evidence and check it locally" },
+        { "policy", cmd_policy,
+          "policy generate|check|add-boot-entry [OPTIONS]\n"
+          "                                        reference policy from a boot / explain a mismatch" },
+        { "enroll", cmd_enroll,
+          "enroll DEVICE --backend azure|trustee [OPTIONS]\n"
+          "                                        add a cvm-agent keyslot and token to a LUKS2 volume" },
+        { "unenroll", cmd_unenroll, "unenroll [--token N] DEVICE          remove the cvm-agent enrollment" },
+        { "list", cmd_list, "list [--json] DEVICE                 keyslots, tokens and header validation" },
+        { "unlock", cmd_unlock,
+          "unlock [--test] DEVICE NAME | --all  validate the header, attest, release the key, open\n"
+          "                                        the volume from the validated header copy" },
+        { "attest", cmd_attest,
+          "attest [--json] [--config-json F | --maa URL ... | --kbs URL ...] [--release[=REF]]\n"
+          "                                        attest with MAA or a Trustee KBS; print the verified claims" },
+        { "config", cmd_config, "config [--json]                      show the effective configuration and its sources" },
 };
 
 static void help(FILE *f)
@@ -51,7 +66,7 @@ static void help(FILE *f)
                 "\n"
                 "Exit codes: 0 ok, 1 internal error, 2 usage, 3 evidence error, 4 verification failed,\n"
                 "5 I/O error, 6 TPM error, 7 verifier refused, 8 unreachable, 9 policy mismatch,\n"
-                "10 header rejected. See cvm-agent(1).\n",
+                "10 header rejected, 11 invalid configuration or policy. See cvm-agent(1).\n",
                 CVM_AGENT_SYSCONFDIR);
 }
 
@@ -80,6 +95,7 @@ int main(int argc, char *argv[])
                         return EXIT_OK;
                 case OPT_TCTI:
                         cli_globals.tcti = optarg;
+                        cli_globals.tcti_from_option = true;
                         break;
                 case OPT_CONFIG:
                         cli_globals.config = optarg;
