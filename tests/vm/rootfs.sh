@@ -42,14 +42,20 @@ vm_debian_mirror() {
         echo "${uri:-http://deb.debian.org/debian}"
 }
 
-# Packages that own the shared libraries of $CVM_AGENT, beyond the fixed list (so a new library
-# in the agent makes a new root filesystem rather than a failing boot).
+# Packages that own the libraries $CVM_AGENT links directly (its DT_NEEDED entries; debootstrap
+# resolves their own dependencies), so a new library in the agent makes a new root filesystem
+# rather than a failing boot. Exact paths only: a basename match would also find multiarch
+# copies (libc6-i386).
 vm_agent_lib_packages() {
-        local p r
+        local so path cand owner
         [ -x "${CVM_AGENT:-}" ] || return 0
-        for p in $(ldd "$CVM_AGENT" 2>/dev/null | awk '$3 ~ /^\// { print $3 }'); do
-                r=$(readlink -f "$p")
-                dpkg -S "*/${r##*/}" 2>/dev/null | head -n 1 | cut -d: -f1
+        for so in $(objdump -p "$CVM_AGENT" 2>/dev/null | awk '$1 == "NEEDED" { print $2 }'); do
+                path=$(ldd "$CVM_AGENT" 2>/dev/null | awk -v so="$so" '$1 == so && $3 ~ /^\// { print $3 }')
+                [ -n "$path" ] || continue
+                for cand in "$path" "$(readlink -f "$path")" "/usr${path#/usr}" "${path#/usr}"; do
+                        owner=$(dpkg -S "$cand" 2>/dev/null | head -n 1 | cut -d: -f1)
+                        [ -n "$owner" ] && { echo "$owner"; break; }
+                done
         done | sort -u
 }
 
@@ -137,6 +143,8 @@ vm_rootfs() {
         flock -u 9
         VM_ROOTFS_SECONDS=$(vm_elapsed "$start")
         vm_log "root filesystem built in ${VM_ROOTFS_SECONDS}s: $VM_ROOTFS_LUKS (${mb} MiB, $(du -m "$VM_ROOTFS_LUKS" | cut -f1) MiB used)"
+        # Superseded root filesystems (~800 MiB each) go once they are an hour old.
+        find "$VM_CACHE" -maxdepth 1 -name "rootfs-$VM_ROOTFS_SUITE-*" ! -name "${base##*/}.*" -mmin +60 -delete 2>/dev/null
         return 0
 }
 
