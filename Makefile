@@ -3,6 +3,8 @@
 #   make                    build agent + library into $(BUILDDIR)
 #   make check              install test dependencies, build, run the whole suite
 #   make check SANITIZE=1   the same under ASan+UBSan (separate build directory)
+#   make check-vm           the VM end-to-end tests in tests/vm/ (QEMU TCG + OVMF + swtpm; installs
+#                           their packages first; guest images cached in $(BUILDDIR)/vm-cache)
 #   make fuzz               build the libFuzzer targets; make fuzz-run FUZZ_SECONDS=60 runs them
 #   make bench              the side-by-side benchmarks in tests/bench/
 #   make demo               end-to-end demonstration on the embedded defaults
@@ -86,7 +88,7 @@ AGENT     := $(B)/cvm-agent
 
 .SECONDARY:
 
-.PHONY: all check check-build deps fuzz fuzz-run bench demo install install-token clean format format-check
+.PHONY: all check check-build check-vm deps fuzz fuzz-run bench demo install install-token clean format format-check
 
 all: $(AGENT)
 
@@ -176,6 +178,14 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory check-build
 	$(Q)CVM_VECTORS="$(VECTORS)" CVM_AGENT="$(abspath $(AGENT))" CVM_BUILDDIR="$(abspath $(B))" \
 		tests/run-suite.sh $(TEST_BIN) $(sort $(wildcard tests/cli/test-*.sh))
+
+# VM end-to-end tests: each tests/vm/test-*.sh boots guests under QEMU (TCG only) and skips (77)
+# with a reason when a tool is missing. Bounded: every QEMU run is under `timeout`.
+check-vm:
+	$(Q)./packaging/install-deps.sh --vm
+	$(Q)$(MAKE) --no-print-directory $(AGENT)
+	$(Q)CVM_VECTORS="$(VECTORS)" CVM_AGENT="$(abspath $(AGENT))" CVM_BUILDDIR="$(abspath $(B))" \
+		tests/run-suite.sh $(sort $(wildcard tests/vm/test-*.sh))
 
 # libFuzzer targets: the whole library is rebuilt with clang and the fuzzer + sanitizers.
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -DCVM_AGENT_VERSION='"$(VERSION)"' \

@@ -2,6 +2,8 @@
 # Installs the Debian 12 packages needed to build cvm-agent and run its test suite,
 # fuzzers and benchmarks. Idempotent: when everything is present it does nothing, so
 # `make check` and `make demo` can call it every time.
+#   --vm   also the VM_PACKAGES that `make check-vm` needs (QEMU, OVMF, the Debian kernel,
+#          the initramfs generators, debootstrap): about 400 MB, so plain `make check` skips them.
 set -eu
 
 PACKAGES="
@@ -12,6 +14,24 @@ libcmocka-dev
 openssl jq xxd time man-db python3 jose
 swtpm swtpm-tools tpm2-tools ima-evm-utils cryptsetup-bin
 "
+
+# tests/vm: QEMU (TCG) + OVMF + the Debian kernel; initramfs-tools (mkinitramfs, with busybox and
+# klibc; cryptsetup-initramfs for cryptroot) and dracut-core (dracut without its metapackage,
+# which conflicts with initramfs-tools); debootstrap, e2fsprogs and cpio for the guest images;
+# curl is copied into the test initramfs.
+VM_PACKAGES="
+qemu-system-x86 ovmf linux-image-amd64 initramfs-tools busybox klibc-utils cryptsetup-initramfs dracut-core
+debootstrap e2fsprogs cpio kmod zstd curl
+"
+
+case "${1:-}" in
+--vm) PACKAGES="$PACKAGES $VM_PACKAGES" ;;
+"") ;;
+*)
+        echo "usage: $0 [--vm]" >&2
+        exit 2
+        ;;
+esac
 
 missing=""
 for p in $PACKAGES; do
