@@ -694,6 +694,19 @@ int monitor_status_parse(const char *text, size_t len, struct monitor_status *re
                         r = 0;
                 }
         }
+        if (r >= 0) {
+                r = jget(doc, "$", "last_duration_ms", json_type_double, true, &v, err);
+                if (r == 0) {
+                        double d = json_object_get_double(v);
+
+                        if (!(d >= 0 && d < 1e12))
+                                r = cvm_error_set(err, -EBADMSG, "$.last_duration_ms: out of range");
+                        else
+                                s.last_duration_usec = (uint64_t)(d * 1e3);
+                } else if (r == -ENOENT) {
+                        r = 0;
+                }
+        }
         if (r >= 0)
                 r = jget_u64(doc, "$", "checks", false, &s.checks, err);
         if (r >= 0)
