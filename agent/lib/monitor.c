@@ -689,7 +689,7 @@ int monitor_status_parse(const char *text, size_t len, struct monitor_status *re
                         if (!(d >= 0 && d < 1e9))
                                 r = cvm_error_set(err, -EBADMSG, "$.interval_seconds: out of range");
                         else
-                                s.interval_usec = (uint64_t)(d * 1e6);
+                                s.interval_usec = (uint64_t)(d * 1e6 + 0.5);
                 } else if (r == -ENOENT) {
                         r = 0;
                 }
@@ -702,7 +702,7 @@ int monitor_status_parse(const char *text, size_t len, struct monitor_status *re
                         if (!(d >= 0 && d < 1e12))
                                 r = cvm_error_set(err, -EBADMSG, "$.last_duration_ms: out of range");
                         else
-                                s.last_duration_usec = (uint64_t)(d * 1e3);
+                                s.last_duration_usec = (uint64_t)(d * 1e3 + 0.5);
                 } else if (r == -ENOENT) {
                         r = 0;
                 }
