@@ -28,6 +28,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# ---- every MESSAGE_ID the agent emits has a catalog entry -----------------------------------
+TOP=$(dirname "$0")/../..
+for id in $(sed -n 's/^#define JOURNAL_MSGID_[A-Z_]* *"\([0-9a-f]\{32\}\)"$/\1/p' "$TOP/agent/adapters/journal.h"); do
+        CHECKS=$((CHECKS + 1))
+        grep -q "^-- $id\$" "$TOP/units/cvm-agent.catalog" || fail "MESSAGE_ID $id has no catalog entry"
+done
+[ "$CHECKS" -ge 12 ] || fail "found only $CHECKS message IDs in journal.h"
+
 # ---- usage and contract errors (no TPM needed) ----------------------------------------------
 expect_rc 0 "$CVM_AGENT" monitor --help
 grep -q -- '--interval SECONDS' "$OUT" || fail "monitor --help does not document --interval"
