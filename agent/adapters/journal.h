@@ -10,18 +10,18 @@
 #include <syslog.h>
 
 /* Message IDs (128-bit, made once with systemd-id128 new; never change them). */
-#define JOURNAL_MSGID_STARTED          "36d71053ff774701843739d480ea63dd"
-#define JOURNAL_MSGID_STOPPED          "230b3f0a5efc46b394a3d70bdc1b647c"
-#define JOURNAL_MSGID_PCR_CHANGED      "97633d18fe864cda820af8757985fe85"
-#define JOURNAL_MSGID_EVENTLOG         "864f1d9511f94709aea5efb3bd730e4d"
-#define JOURNAL_MSGID_IMA              "e78f190ab2f04658ab4226a0f8700bf4"
-#define JOURNAL_MSGID_QUOTE            "1fb17f6e57f14a459ee3ac74630ac17d"
-#define JOURNAL_MSGID_SNP              "636bb9a9ac4a41ae90e591688def2749"
-#define JOURNAL_MSGID_ATTESTATION      "5897c005ef4b4b63aa9d7ef4c42c39b4"
-#define JOURNAL_MSGID_UNAVAILABLE      "c7703d4bf51849d2b714078879413b6c"
-#define JOURNAL_MSGID_CLEARED          "b4dfd45d34184e5fadb30502d0de8525"
-#define JOURNAL_MSGID_REACTION         "3b2cfe2737c243e68f056dd1e21e2d28"
-#define JOURNAL_MSGID_REACTION_FAILED  "c030dd9ff0ec45da90f7a6a913d78c19"
+#define JOURNAL_MSGID_STARTED         "36d71053ff774701843739d480ea63dd"
+#define JOURNAL_MSGID_STOPPED         "230b3f0a5efc46b394a3d70bdc1b647c"
+#define JOURNAL_MSGID_PCR_CHANGED     "97633d18fe864cda820af8757985fe85"
+#define JOURNAL_MSGID_EVENTLOG        "864f1d9511f94709aea5efb3bd730e4d"
+#define JOURNAL_MSGID_IMA             "e78f190ab2f04658ab4226a0f8700bf4"
+#define JOURNAL_MSGID_QUOTE           "1fb17f6e57f14a459ee3ac74630ac17d"
+#define JOURNAL_MSGID_SNP             "636bb9a9ac4a41ae90e591688def2749"
+#define JOURNAL_MSGID_ATTESTATION     "5897c005ef4b4b63aa9d7ef4c42c39b4"
+#define JOURNAL_MSGID_UNAVAILABLE     "c7703d4bf51849d2b714078879413b6c"
+#define JOURNAL_MSGID_CLEARED         "b4dfd45d34184e5fadb30502d0de8525"
+#define JOURNAL_MSGID_REACTION        "3b2cfe2737c243e68f056dd1e21e2d28"
+#define JOURNAL_MSGID_REACTION_FAILED "c030dd9ff0ec45da90f7a6a913d78c19"
 
 /* Optional structured fields of one entry; NULL / -1 members are left out. */
 struct journal_fields {

@@ -156,9 +156,10 @@ static int report(struct ctx *c, const struct monitor_finding_spec *f)
                         .finding_class = monitor_class_to_string(f->cls),
                 };
 
-                journal_log(f->severity == MONITOR_SEVERITY_VIOLATION ? LOG_CRIT : LOG_WARNING, &jf, "%s%s%s%s%s",
-                            f->message, f->expected ? ": expected " : "", f->expected ? f->expected : "",
-                            f->actual ? ", actual " : "", f->actual ? f->actual : "");
+                journal_log(f->severity == MONITOR_SEVERITY_VIOLATION ? LOG_CRIT : LOG_WARNING, &jf,
+                            "%s%s%s%s%s", f->message, f->expected ? ": expected " : "",
+                            f->expected ? f->expected : "", f->actual ? ", actual " : "",
+                            f->actual ? f->actual : "");
         }
         return r < 0 ? r : 0;
 }
@@ -192,12 +193,13 @@ static int report_pcr(struct ctx *c, enum monitor_class cls, unsigned pcr, const
         hex_encode_to(e, expected, c->h->size);
         hex_encode_to(a, actual, c->h->size);
         return report(c, &(struct monitor_finding_spec){.cls = cls,
-                                                         .severity = MONITOR_SEVERITY_VIOLATION,
-                                                         .message = msg,
-                                                         .pcr = (int)pcr,
-                                                         .path = cls == MONITOR_CLASS_EVENTLOG ? c->o.eventlog : NULL,
-                                                         .expected = e,
-                                                         .actual = a});
+                                                        .severity = MONITOR_SEVERITY_VIOLATION,
+                                                        .message = msg,
+                                                        .pcr = (int)pcr,
+                                                        .path = cls == MONITOR_CLASS_EVENTLOG ? c->o.eventlog
+                                                                                              : NULL,
+                                                        .expected = e,
+                                                        .actual = a});
 }
 
 /* ---- IMA ------------------------------------------------------------------------------------ */
@@ -248,14 +250,15 @@ static int pending_commit(struct ctx *c)
 
         for (size_t i = 0; r >= 0 && i < c->n_pending; i++)
                 r = report(c, &(struct monitor_finding_spec){.cls = MONITOR_CLASS_IMA,
-                                                              .severity = MONITOR_SEVERITY_VIOLATION,
-                                                              .message = c->pending[i].message,
-                                                              .pcr = -1,
-                                                              .path = c->pending[i].path,
-                                                              .actual = c->pending[i].actual});
+                                                             .severity = MONITOR_SEVERITY_VIOLATION,
+                                                             .message = c->pending[i].message,
+                                                             .pcr = -1,
+                                                             .path = c->pending[i].path,
+                                                             .actual = c->pending[i].actual});
         if (r >= 0 && c->pending_more > 0)
                 r = report_simple(c, MONITOR_CLASS_IMA, MONITOR_SEVERITY_VIOLATION, NULL,
-                                  "%" PRIu64 " more IMA entries not allowed by the policy (up to entry %" PRIu64 ")",
+                                  "%" PRIu64
+                                  " more IMA entries not allowed by the policy (up to entry %" PRIu64 ")",
                                   c->pending_more, c->ima_pos.entries);
         pending_clear(c);
         return r;
@@ -311,7 +314,8 @@ static int ima_advance(struct ctx *c, const uint8_t *quoted)
                         break;
                 if (e->pcr == IMA_PCR) {
                         r = hash_extend(c->h, running,
-                                        c->h->tpm_id == TPM_ALG_SHA1 ? e->sha1_extended : e->sha256_extended);
+                                        c->h->tpm_id == TPM_ALG_SHA1 ? e->sha1_extended
+                                                                     : e->sha256_extended);
                         if (r < 0)
                                 break;
                 }
@@ -340,8 +344,8 @@ static int ima_advance(struct ctx *c, const uint8_t *quoted)
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                report_simple(c, MONITOR_CLASS_IMA, MONITOR_SEVERITY_VIOLATION, c->o.ima_log, "IMA log %s: %s",
-                              c->o.ima_log, cvm_error_message(&err, r));
+                report_simple(c, MONITOR_CLASS_IMA, MONITOR_SEVERITY_VIOLATION, c->o.ima_log,
+                              "IMA log %s: %s", c->o.ima_log, cvm_error_message(&err, r));
                 return r;
         }
         return 0;
@@ -365,7 +369,8 @@ static void quoted_done(struct quoted *q)
  * it reproduce its digest. Return: 1 consistent, 0 a PCR moved between quote and read (retry),
  * -EKEYREJECTED quote invalid (reported), other < 0 errors.
  */
-static int verify_quote(struct ctx *c, EVP_PKEY *ak, const struct quoted *q, const uint8_t *nonce, size_t nonce_size)
+static int verify_quote(struct ctx *c, EVP_PKEY *ak, const struct quoted *q, const uint8_t *nonce,
+                        size_t nonce_size)
 {
         _cleanup_(tpm_pcr_values_freep) struct tpm_pcr_values *vals = NULL;
         struct tpm_attest a;
@@ -389,8 +394,8 @@ static int verify_quote(struct ctx *c, EVP_PKEY *ak, const struct quoted *q, con
         if (r == -ENOMEM)
                 return r;
         if (r <= 0) {
-                report_simple(c, MONITOR_CLASS_QUOTE, MONITOR_SEVERITY_VIOLATION, NULL, "TPM quote invalid: %s",
-                              cvm_error_message(&e, r ? r : -EKEYREJECTED));
+                report_simple(c, MONITOR_CLASS_QUOTE, MONITOR_SEVERITY_VIOLATION, NULL,
+                              "TPM quote invalid: %s", cvm_error_message(&e, r ? r : -EKEYREJECTED));
                 return -EKEYREJECTED;
         }
         r = tpm_pcr_values_new(&vals);
@@ -424,7 +429,8 @@ static int check_snp(struct ctx *c, struct tpm *t)
                 return r;
         if (r < 0)
                 return report_simple(c, MONITOR_CLASS_SNP, MONITOR_SEVERITY_VIOLATION, NULL,
-                                     "HCL report (NV 0x%08x) does not parse: %s", TPM_AZURE_HCL_REPORT_NV, e.message);
+                                     "HCL report (NV 0x%08x) does not parse: %s", TPM_AZURE_HCL_REPORT_NV,
+                                     e.message);
         monitor_snp_record(&hcl->snp, &now);
         if (!c->snp_baseline.present) {
                 c->snp_baseline = now;
@@ -465,15 +471,16 @@ static int check_tpm(struct ctx *c, const struct eventlog_pcrs *el, int el_bank,
                 quoted_done(&q);
                 if (RAND_bytes(nonce, sizeof(nonce)) != 1)
                         return -ENOMEM;
-                r = tpm_quote(t, c->o.ak_handle, c->h->tpm_id, c->quote_mask, nonce, sizeof(nonce), &q.attest,
-                              &q.sig, &e);
+                r = tpm_quote(t, c->o.ak_handle, c->h->tpm_id, c->quote_mask, nonce, sizeof(nonce),
+                              &q.attest, &q.sig, &e);
                 if (r >= 0)
                         r = tpm_pcr_read(t, c->h->tpm_id, c->quote_mask, &q.pcrs, &e);
                 if (r < 0) {
                         quoted_done(&q);
                         return r == -ENOMEM ? r
-                                            : report_simple(c, MONITOR_CLASS_UNAVAILABLE, MONITOR_SEVERITY_DEGRADED,
-                                                            NULL, "TPM: %s", e.message);
+                                            : report_simple(c, MONITOR_CLASS_UNAVAILABLE,
+                                                            MONITOR_SEVERITY_DEGRADED, NULL, "TPM: %s",
+                                                            e.message);
                 }
                 consistent = verify_quote(c, ak, &q, nonce, sizeof(nonce));
                 if (consistent < 0) {
@@ -520,9 +527,11 @@ static int check_tpm(struct ctx *c, const struct eventlog_pcrs *el, int el_bank,
                 c->have_baseline = true;
         } else {
                 for (unsigned i = 0; i < TPM_PCR_COUNT; i++)
-                        if ((c->boot_mask & (1u << i)) && memcmp(c->baseline[i], q.pcrs.digest[i], c->h->size))
+                        if ((c->boot_mask & (1u << i)) &&
+                            memcmp(c->baseline[i], q.pcrs.digest[i], c->h->size))
                                 report_pcr(c, MONITOR_CLASS_PCR, i, c->baseline[i], q.pcrs.digest[i],
-                                           "boot-time PCR %u (%s) changed since the first check", i, c->h->name);
+                                           "boot-time PCR %u (%s) changed since the first check", i,
+                                           c->h->name);
         }
 
         if (el && el_bank >= 0)
@@ -530,8 +539,9 @@ static int check_tpm(struct ctx *c, const struct eventlog_pcrs *el, int el_bank,
                         if ((c->quote_mask & el->banks[el_bank].touched & (1u << i)) && i != IMA_PCR &&
                             memcmp(el->banks[el_bank].values[i], q.pcrs.digest[i], c->h->size))
                                 report_pcr(c, MONITOR_CLASS_EVENTLOG, i, el->banks[el_bank].values[i],
-                                           q.pcrs.digest[i], "TCG event log does not replay to quoted PCR %u (%s)",
-                                           i, c->h->name);
+                                           q.pcrs.digest[i],
+                                           "TCG event log does not replay to quoted PCR %u (%s)", i,
+                                           c->h->name);
         return check_snp(c, t);
 }
 
@@ -552,17 +562,17 @@ static void check_attestation(struct ctx *c)
                 break;
         case MONITOR_ATTEST_REFUSED:
                 report(c, &(struct monitor_finding_spec){.cls = MONITOR_CLASS_ATTESTATION,
-                                                          .severity = MONITOR_SEVERITY_VIOLATION,
-                                                          .message = cvm_error_message(&e, r),
-                                                          .pcr = -1,
-                                                          .verifier = c->attestor->name});
+                                                         .severity = MONITOR_SEVERITY_VIOLATION,
+                                                         .message = cvm_error_message(&e, r),
+                                                         .pcr = -1,
+                                                         .verifier = c->attestor->name});
                 break;
         case MONITOR_ATTEST_UNREACHABLE:
                 report(c, &(struct monitor_finding_spec){.cls = MONITOR_CLASS_UNAVAILABLE,
-                                                          .severity = MONITOR_SEVERITY_DEGRADED,
-                                                          .message = cvm_error_message(&e, r),
-                                                          .pcr = -1,
-                                                          .verifier = c->attestor->name});
+                                                         .severity = MONITOR_SEVERITY_DEGRADED,
+                                                         .message = cvm_error_message(&e, r),
+                                                         .pcr = -1,
+                                                         .verifier = c->attestor->name});
                 /* Try again at the next check rather than a whole re-attestation interval later. */
                 c->next_attest_usec = 0;
                 break;
@@ -619,9 +629,10 @@ static int run_bounded(char *const argv[], char *const envp[], uint64_t timeout_
         }
 }
 
-static void reaction_log(const struct monitor_finding *f, const char *action, bool failed, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
-static void reaction_log(const struct monitor_finding *f, const char *action, bool failed, const char *fmt, ...)
+static void reaction_log(const struct monitor_finding *f, const char *action, bool failed, const char *fmt,
+                         ...) __attribute__((format(printf, 4, 5)));
+static void reaction_log(const struct monitor_finding *f, const char *action, bool failed, const char *fmt,
+                         ...)
 {
         char msg[1024];
         va_list ap;
@@ -807,8 +818,9 @@ static int run_check(struct ctx *c)
                         bank = eventlog_bank_index(log, c->h->tpm_id);
                         have_el = bank >= 0 && el.banks[bank].replayed;
                         if (!have_el)
-                                report_simple(c, MONITOR_CLASS_EVENTLOG, MONITOR_SEVERITY_VIOLATION, c->o.eventlog,
-                                              "TCG event log %s has no %s bank", c->o.eventlog, c->h->name);
+                                report_simple(c, MONITOR_CLASS_EVENTLOG, MONITOR_SEVERITY_VIOLATION,
+                                              c->o.eventlog, "TCG event log %s has no %s bank",
+                                              c->o.eventlog, c->h->name);
                 }
         }
 
@@ -819,8 +831,9 @@ static int run_check(struct ctx *c)
 
         /* The PCR selection is fixed at the first check: boot PCRs plus the IMA PCR. */
         if (c->quote_mask == 0) {
-                c->boot_mask = c->o.boot_pcrs ? c->o.boot_pcrs
-                                              : (0xffu | (have_el ? el.banks[bank].touched : 0)) & ~(1u << IMA_PCR);
+                c->boot_mask = c->o.boot_pcrs
+                                       ? c->o.boot_pcrs
+                                       : (0xffu | (have_el ? el.banks[bank].touched : 0)) & ~(1u << IMA_PCR);
                 c->quote_mask = c->boot_mask | (ima || c->o.ima_log_explicit ? 1u << IMA_PCR : 0);
         }
         if (!(c->quote_mask & (1u << IMA_PCR)))
@@ -832,8 +845,9 @@ static int run_check(struct ctx *c)
         check_attestation(c);
 
         tpm_pcr_list_format(c->quote_mask, pcrs, sizeof(pcrs));
-        snprintf(line, sizeof(line), "quote %s:%s, event log %s, IMA %" PRIu64 " entries%s", c->h->name, pcrs,
-                 have_el ? "replayed" : "unavailable", c->st.ima_entries, c->snp_baseline.present ? ", SNP report" : "");
+        snprintf(line, sizeof(line), "quote %s:%s, event log %s, IMA %" PRIu64 " entries%s", c->h->name,
+                 pcrs, have_el ? "replayed" : "unavailable", c->st.ima_entries,
+                 c->snp_baseline.present ? ", SNP report" : "");
         if (monitor_status_set_checked(&c->st, line) < 0)
                 return -ENOMEM;
         monitor_check_end(&c->st, c->now_usec, now_clock(CLOCK_MONOTONIC) - t0, &cleared);
@@ -886,7 +900,8 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
         }
         notify_status(c, false);
         (void)RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
-        r = sd_event_source_set_time_relative(s, monitor_next_delay(c->o.interval_usec, c->o.jitter_usec, rnd));
+        r = sd_event_source_set_time_relative(s,
+                                              monitor_next_delay(c->o.interval_usec, c->o.jitter_usec, rnd));
         if (r >= 0)
                 r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return r < 0 ? sd_event_exit(sd_event_source_get_event(s), EXIT_INTERNAL) : 0;
@@ -901,7 +916,9 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 static int exit_for_state(enum monitor_state st)
 {
-        return st == MONITOR_STATE_HEALTHY ? EXIT_OK : st == MONITOR_STATE_DEGRADED ? EXIT_DEGRADED : EXIT_VIOLATED;
+        return st == MONITOR_STATE_HEALTHY    ? EXIT_OK
+               : st == MONITOR_STATE_DEGRADED ? EXIT_DEGRADED
+                                              : EXIT_VIOLATED;
 }
 
 static int run_daemon(struct ctx *c)
@@ -923,13 +940,13 @@ static int run_daemon(struct ctx *c)
                 return EXIT_INTERNAL;
         }
         if (sd_watchdog_enabled(false, &wd) > 0 && wd / 2 < c->o.hook_timeout_usec)
-                journal_log(LOG_WARNING, NULL, "hook timeout %.1f s exceeds half the watchdog interval %.1f s",
+                journal_log(LOG_WARNING, NULL,
+                            "hook timeout %.1f s exceeds half the watchdog interval %.1f s",
                             (double)c->o.hook_timeout_usec / 1e6, (double)wd / 1e6);
 
-        journal_log(LOG_INFO,
-                    &(struct journal_fields){.message_id = JOURNAL_MSGID_STARTED, .pcr = -1},
-                    "Integrity monitor started: interval %.3f s, status %s", (double)c->o.interval_usec / 1e6,
-                    c->status_path);
+        journal_log(LOG_INFO, &(struct journal_fields){.message_id = JOURNAL_MSGID_STARTED, .pcr = -1},
+                    "Integrity monitor started: interval %.3f s, status %s",
+                    (double)c->o.interval_usec / 1e6, c->status_path);
 
         /* The first check records the baselines; readiness means they exist. */
         r = run_check(c);
@@ -978,7 +995,8 @@ static void help(void)
                "  --policy FILE        appraisal policy; its \"ima\" part appraises new IMA entries\n"
                "  --eventlog FILE      TCG event log (default " DEFAULT_EVENTLOG ")\n"
                "  --ima-log FILE       IMA log (default " DEFAULT_IMA_LOG ")\n"
-               "  --pcrs LIST          boot-time PCRs to watch (default 0-7 plus those the event log extends)\n"
+               "  --pcrs LIST          boot-time PCRs to watch (default 0-7 plus those the event log "
+               "extends)\n"
                "  --bank ALG           PCR bank, sha256 (default) or sha1\n"
                "  --ak-handle HANDLE   attestation key (default 0x81000003)\n"
                "  --reaction CLASS=ACTION  on a new finding of CLASS (pcr, eventlog, ima, quote, snp,\n"
@@ -1085,15 +1103,17 @@ static int parse_options(int argc, char *argv[], struct options *o)
                         break;
                 case OPT_PCRS:
                         if (tpm_parse_pcr_list(optarg, &o->boot_pcrs) < 0)
-                                return cli_usage_error("monitor", "invalid PCR list '%s' (e.g. 0-7,14)", optarg);
+                                return cli_usage_error("monitor", "invalid PCR list '%s' (e.g. 0-7,14)",
+                                                       optarg);
                         if (o->boot_pcrs & (1u << IMA_PCR))
-                                return cli_usage_error("monitor", "PCR %u is the IMA PCR, not a boot-time PCR",
-                                                       IMA_PCR);
+                                return cli_usage_error(
+                                        "monitor", "PCR %u is the IMA PCR, not a boot-time PCR", IMA_PCR);
                         break;
                 case OPT_BANK:
                         h = hash_alg_by_name(optarg);
                         if (!h || (h->tpm_id != TPM_ALG_SHA256 && h->tpm_id != TPM_ALG_SHA1))
-                                return cli_usage_error("monitor", "unsupported PCR bank '%s' (sha256, sha1)", optarg);
+                                return cli_usage_error("monitor", "unsupported PCR bank '%s' (sha256, sha1)",
+                                                       optarg);
                         o->bank = h->tpm_id;
                         break;
                 case OPT_AK_HANDLE:
@@ -1125,16 +1145,17 @@ static int parse_options(int argc, char *argv[], struct options *o)
 int cmd_monitor(int argc, char *argv[])
 {
         struct ctx c = {
-                .o = {
-                        .interval_usec = 60 * 1000000ull,
-                        .hook_timeout_usec = 10 * 1000000ull,
-                        .reattest_usec = 3600 * 1000000ull,
-                        .state_dir = DEFAULT_STATE_DIR,
-                        .eventlog = DEFAULT_EVENTLOG,
-                        .ima_log = DEFAULT_IMA_LOG,
-                        .bank = TPM_ALG_SHA256,
-                        .ak_handle = TPM_AZURE_AK_HANDLE,
-                },
+                .o =
+                        {
+                                .interval_usec = 60 * 1000000ull,
+                                .hook_timeout_usec = 10 * 1000000ull,
+                                .reattest_usec = 3600 * 1000000ull,
+                                .state_dir = DEFAULT_STATE_DIR,
+                                .eventlog = DEFAULT_EVENTLOG,
+                                .ima_log = DEFAULT_IMA_LOG,
+                                .bank = TPM_ALG_SHA256,
+                                .ak_handle = TPM_AZURE_AK_HANDLE,
+                        },
         };
         _cleanup_free_ uint8_t *ptext = NULL;
         struct cvm_error err = {};
@@ -1148,7 +1169,8 @@ int cmd_monitor(int argc, char *argv[])
                 return r < 0 ? EXIT_OK : r;
         }
         c.h = hash_alg_by_tpm_id(c.o.bank);
-        c.dry_run = getenv("CVM_AGENT_REACTION_DRY_RUN") && strcmp(getenv("CVM_AGENT_REACTION_DRY_RUN"), "1") == 0;
+        c.dry_run = getenv("CVM_AGENT_REACTION_DRY_RUN") &&
+                    strcmp(getenv("CVM_AGENT_REACTION_DRY_RUN"), "1") == 0;
         monitor_status_init(&c.st);
         c.st.pid = c.o.once ? 0 : (int)getpid();
         c.st.started_usec = now_clock(CLOCK_REALTIME);
@@ -1166,7 +1188,8 @@ int cmd_monitor(int argc, char *argv[])
                         goto out;
                 }
                 if (!policy_has_ima(c.policy))
-                        journal_log(LOG_WARNING, NULL, "%s has no \"ima\" part: IMA entries are replayed, not appraised",
+                        journal_log(LOG_WARNING, NULL,
+                                    "%s has no \"ima\" part: IMA entries are replayed, not appraised",
                                     c.o.policy);
         }
         if (stat(c.o.state_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {

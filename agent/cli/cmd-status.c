@@ -68,8 +68,8 @@ static void print_text(const struct monitor_status *s)
         }
         printf("\n");
         if (s->snp.present)
-                printf("SNP report:       reported TCB 0x%016" PRIx64 ", measurement %.16s...\n", s->snp.reported_tcb,
-                       s->snp.measurement);
+                printf("SNP report:       reported TCB 0x%016" PRIx64 ", measurement %.16s...\n",
+                       s->snp.reported_tcb, s->snp.measurement);
         if (s->n_findings == 0) {
                 printf("Findings:         none\n");
                 return;
@@ -150,23 +150,28 @@ int cmd_status(int argc, char *argv[])
         clock_gettime(CLOCK_REALTIME, &now);
         now_usec = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
         limit = s.interval_usec * 3 > s.interval_usec + 60 * 1000000ull ? s.interval_usec * 3
-                                                                         : s.interval_usec + 60 * 1000000ull;
+                                                                        : s.interval_usec + 60 * 1000000ull;
         if (s.pid > 0 && kill(s.pid, 0) < 0 && errno == ESRCH) {
                 char msg[96];
 
-                snprintf(msg, sizeof(msg), "the monitor (pid %d) is not running: this status is stale", s.pid);
-                r = monitor_add_finding(&s, &(struct monitor_finding_spec){.cls = MONITOR_CLASS_UNAVAILABLE,
-                                                                            .severity = MONITOR_SEVERITY_DEGRADED,
-                                                                            .message = msg,
-                                                                            .pcr = -1},
+                snprintf(msg, sizeof(msg), "the monitor (pid %d) is not running: this status is stale",
+                         s.pid);
+                r = monitor_add_finding(&s,
+                                        &(struct monitor_finding_spec){.cls = MONITOR_CLASS_UNAVAILABLE,
+                                                                       .severity = MONITOR_SEVERITY_DEGRADED,
+                                                                       .message = msg,
+                                                                       .pcr = -1},
                                         now_usec);
         } else if (s.pid > 0 && s.last_check_usec && now_usec > s.last_check_usec + limit) {
-                r = monitor_add_finding(&s, &(struct monitor_finding_spec){
-                                                    .cls = MONITOR_CLASS_UNAVAILABLE,
-                                                    .severity = MONITOR_SEVERITY_DEGRADED,
-                                                    .message = "the last check is older than three intervals: the monitor is stuck",
-                                                    .pcr = -1},
-                                        now_usec);
+                r = monitor_add_finding(
+                        &s,
+                        &(struct monitor_finding_spec){
+                                .cls = MONITOR_CLASS_UNAVAILABLE,
+                                .severity = MONITOR_SEVERITY_DEGRADED,
+                                .message =
+                                        "the last check is older than three intervals: the monitor is stuck",
+                                .pcr = -1},
+                        now_usec);
         }
         if (r < 0) {
                 monitor_status_done(&s);
@@ -186,5 +191,7 @@ int cmd_status(int argc, char *argv[])
                 print_text(&s);
                 monitor_status_done(&s);
         }
-        return st == MONITOR_STATE_HEALTHY ? EXIT_OK : st == MONITOR_STATE_DEGRADED ? EXIT_DEGRADED : EXIT_VIOLATED;
+        return st == MONITOR_STATE_HEALTHY    ? EXIT_OK
+               : st == MONITOR_STATE_DEGRADED ? EXIT_DEGRADED
+                                              : EXIT_VIOLATED;
 }

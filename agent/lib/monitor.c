@@ -268,11 +268,11 @@ static int snp_to_json(const struct monitor_snp *p, json_object **ret)
 
         if (!o)
                 return -ENOMEM;
-#define U64(name)                                                                    \
-        do {                                                                         \
-                snprintf(hex, sizeof(hex), "0x%016" PRIx64, p->name);                \
-                if (r >= 0)                                                          \
-                        r = jadd(o, #name, json_object_new_string(hex));             \
+#define U64(name)                                                        \
+        do {                                                             \
+                snprintf(hex, sizeof(hex), "0x%016" PRIx64, p->name);    \
+                if (r >= 0)                                              \
+                        r = jadd(o, #name, json_object_new_string(hex)); \
         } while (0)
         if (r >= 0)
                 r = jadd(o, "version", json_object_new_int64(p->version));
@@ -360,7 +360,8 @@ int monitor_status_to_json(const struct monitor_status *s, json_object **ret)
         if (r >= 0)
                 r = jadd(o, "version", json_object_new_int(MONITOR_STATUS_VERSION));
         if (r >= 0)
-                r = jadd(o, "state", json_object_new_string(monitor_state_to_string(monitor_status_state(s))));
+                r = jadd(o, "state",
+                         json_object_new_string(monitor_state_to_string(monitor_status_state(s))));
         if (r >= 0)
                 r = jadd(o, "pid", json_object_new_int(s->pid));
         if (r >= 0)
@@ -381,7 +382,8 @@ int monitor_status_to_json(const struct monitor_status *s, json_object **ret)
                 r = jadd(o, "last_duration_ms", json_object_new_double((double)s->last_duration_usec / 1e3));
         if (r >= 0)
                 r = json_object_object_add(o, "last_checked",
-                                           s->last_checked ? json_object_new_string(s->last_checked) : NULL) < 0
+                                           s->last_checked ? json_object_new_string(s->last_checked)
+                                                           : NULL) < 0
                             ? -ENOMEM
                             : 0;
         if (r >= 0)
@@ -408,8 +410,8 @@ int monitor_status_to_json(const struct monitor_status *s, json_object **ret)
 /* ---- parse --------------------------------------------------------------------------------- */
 
 /* Member @key of @o with type @t; -ENOENT when absent (or null and @nullable), -EBADMSG otherwise. */
-static int jget(json_object *o, const char *where, const char *key, json_type t, bool nullable, json_object **ret,
-                struct cvm_error *err)
+static int jget(json_object *o, const char *where, const char *key, json_type t, bool nullable,
+                json_object **ret, struct cvm_error *err)
 {
         json_object *v = NULL;
 
@@ -444,7 +446,8 @@ static int jget_u64(json_object *o, const char *where, const char *key, bool req
 }
 
 /* RFC 3339 with optional fraction into microseconds; null/absent -> 0. */
-static int jget_time(json_object *o, const char *where, const char *key, uint64_t *ret, struct cvm_error *err)
+static int jget_time(json_object *o, const char *where, const char *key, uint64_t *ret,
+                     struct cvm_error *err)
 {
         json_object *v;
         const char *s, *dot;
@@ -507,7 +510,8 @@ static int jget_hex_into(json_object *o, const char *key, char *out, size_t size
                 return r;
         s = json_object_get_string(v);
         if (strlen(s) != size - 1 || strspn(s, "0123456789abcdef") != size - 1)
-                return cvm_error_set(err, -EBADMSG, "$.snp.%s: expected %zu lowercase hex digits", key, size - 1);
+                return cvm_error_set(err, -EBADMSG, "$.snp.%s: expected %zu lowercase hex digits", key,
+                                     size - 1);
         memcpy(out, s, size);
         return 0;
 }
@@ -573,7 +577,8 @@ static int snp_from_json(json_object *o, struct monitor_snp *p, struct cvm_error
         if (r >= 0)
                 r = jget_hex_into(o, "id_key_digest", p->id_key_digest, sizeof(p->id_key_digest), err);
         if (r >= 0)
-                r = jget_hex_into(o, "author_key_digest", p->author_key_digest, sizeof(p->author_key_digest), err);
+                r = jget_hex_into(o, "author_key_digest", p->author_key_digest, sizeof(p->author_key_digest),
+                                  err);
         if (r >= 0)
                 r = jget_hex_into(o, "report_id", p->report_id, sizeof(p->report_id), err);
         if (r >= 0)
@@ -718,7 +723,8 @@ int monitor_status_parse(const char *text, size_t len, struct monitor_status *re
         if (r >= 0) {
                 r = jget(doc, "$", "findings_total", json_type_object, true, &v, err);
                 for (unsigned c = 0; r == 0 && c < _MONITOR_CLASS_MAX; c++)
-                        r = jget_u64(v, "$.findings_total", class_names[c], false, &s.findings_total[c], err);
+                        r = jget_u64(v, "$.findings_total", class_names[c], false, &s.findings_total[c],
+                                     err);
                 if (r == -ENOENT)
                         r = 0;
         }
@@ -903,7 +909,8 @@ int monitor_snp_compare(struct monitor_status *s, const struct monitor_snp *a, c
                 snprintf(x, sizeof(x), "0x%016" PRIx64, nums[i].x);
                 snprintf(y, sizeof(y), "0x%016" PRIx64, nums[i].y);
                 r = snp_diff(s, nums[i].name, x, y,
-                             nums[i].degraded ? MONITOR_SEVERITY_DEGRADED : MONITOR_SEVERITY_VIOLATION, now_usec);
+                             nums[i].degraded ? MONITOR_SEVERITY_DEGRADED : MONITOR_SEVERITY_VIOLATION,
+                             now_usec);
                 if (r < 0)
                         return r;
                 n += r;
@@ -967,10 +974,11 @@ int monitor_reactions_add(struct monitor_reactions *r, const char *spec, struct 
         else if (monitor_class_from_string(cls, &c) >= 0)
                 classes = 1u << c;
         else
-                return cvm_error_set(err, -EINVAL,
-                                     "'%s': unknown class '%s' (pcr, eventlog, ima, quote, snp, attestation, "
-                                     "unavailable, violation, all)",
-                                     spec, cls);
+                return cvm_error_set(
+                        err, -EINVAL,
+                        "'%s': unknown class '%s' (pcr, eventlog, ima, quote, snp, attestation, "
+                        "unavailable, violation, all)",
+                        spec, cls);
 
         if (strcmp(act, "log") == 0)
                 a.type = MONITOR_ACTION_LOG;
@@ -984,14 +992,16 @@ int monitor_reactions_add(struct monitor_reactions *r, const char *spec, struct 
         } else if (strncmp(act, "close:", 6) == 0) {
                 a.type = MONITOR_ACTION_CLOSE;
                 if (!names_valid(act + 6))
-                        return cvm_error_set(err, -EINVAL,
-                                             "'%s': close needs device-mapper names ([A-Za-z0-9_.+-], comma-separated)",
-                                             spec);
+                        return cvm_error_set(
+                                err, -EINVAL,
+                                "'%s': close needs device-mapper names ([A-Za-z0-9_.+-], comma-separated)",
+                                spec);
                 a.arg = (char *)act + 6;
         } else
-                return cvm_error_set(err, -EINVAL,
-                                     "'%s': unknown action '%s' (log, hook:DIR, close:NAME[,NAME...], poweroff)",
-                                     spec, act);
+                return cvm_error_set(
+                        err, -EINVAL,
+                        "'%s': unknown action '%s' (log, hook:DIR, close:NAME[,NAME...], poweroff)", spec,
+                        act);
 
         for (unsigned i = 0; i < _MONITOR_CLASS_MAX; i++)
                 if ((classes & (1u << i)) && r->n[i] >= MONITOR_MAX_ACTIONS)
@@ -1201,12 +1211,14 @@ int monitor_metrics_render(const struct monitor_status *s, char **ret)
               "# TYPE cvm_agent_monitor_state gauge\n",
               f);
         for (unsigned i = 0; i < ELEMENTSOF(state_names); i++)
-                fprintf(f, "cvm_agent_monitor_state{state=\"%s\"} %d\n", state_names[i], st == (enum monitor_state)i);
+                fprintf(f, "cvm_agent_monitor_state{state=\"%s\"} %d\n", state_names[i],
+                        st == (enum monitor_state)i);
         fprintf(f,
                 "# HELP cvm_agent_monitor_last_check_timestamp_seconds End of the last check.\n"
                 "# TYPE cvm_agent_monitor_last_check_timestamp_seconds gauge\n"
                 "cvm_agent_monitor_last_check_timestamp_seconds %.3f\n"
-                "# HELP cvm_agent_monitor_last_success_timestamp_seconds End of the last check that found nothing.\n"
+                "# HELP cvm_agent_monitor_last_success_timestamp_seconds End of the last check that found "
+                "nothing.\n"
                 "# TYPE cvm_agent_monitor_last_success_timestamp_seconds gauge\n"
                 "cvm_agent_monitor_last_success_timestamp_seconds %.3f\n"
                 "# HELP cvm_agent_monitor_check_duration_seconds Wall time of the last check.\n"

@@ -34,9 +34,9 @@
 
 #define MONITOR_STATUS_VERSION 1
 #define MONITOR_MAX_FINDINGS   64
-#define MONITOR_FIELD_MAX      1024         /* longest message, path, expected or actual value kept */
-#define MONITOR_STATUS_MAX     (1u << 20)   /* largest status file accepted by the parser */
-#define MONITOR_MAX_ACTIONS    8            /* reactions per finding class */
+#define MONITOR_FIELD_MAX      1024       /* longest message, path, expected or actual value kept */
+#define MONITOR_STATUS_MAX     (1u << 20) /* largest status file accepted by the parser */
+#define MONITOR_MAX_ACTIONS    8          /* reactions per finding class */
 
 enum monitor_class {
         MONITOR_CLASS_PCR,         /* a boot-time PCR changed since the first check */
@@ -75,8 +75,8 @@ int monitor_state_from_string(const char *s, enum monitor_state *ret);
 struct monitor_finding_spec {
         enum monitor_class cls;
         enum monitor_severity severity;
-        const char *message; /* required: one line for operators */
-        int pcr;             /* -1: none */
+        const char *message;  /* required: one line for operators */
+        int pcr;              /* -1: none */
         const char *path;     /* NULL: none (IMA file path, event log path) */
         const char *expected; /* NULL: none (lowercase hex, or a short value) */
         const char *actual;   /* NULL: none */
@@ -88,9 +88,9 @@ struct monitor_finding {
         enum monitor_severity severity;
         int pcr;
         char *message, *path, *expected, *actual, *verifier; /* owned; NULL when absent */
-        uint64_t first_usec, last_usec; /* CLOCK_REALTIME, microseconds */
-        uint64_t count;                 /* checks that reported it */
-        bool stale;                     /* degraded finding not (yet) re-reported by this check */
+        uint64_t first_usec, last_usec;                      /* CLOCK_REALTIME, microseconds */
+        uint64_t count;                                      /* checks that reported it */
+        bool stale; /* degraded finding not (yet) re-reported by this check */
 };
 
 /* SNP report fields worth watching (from the HCL report or the SNP report itself). */
@@ -103,21 +103,21 @@ struct monitor_snp {
 };
 
 struct monitor_status {
-        int pid;                       /* the daemon's; 0 when unknown */
-        uint64_t started_usec;         /* CLOCK_REALTIME, 0: unknown */
-        uint64_t last_check_usec;      /* end of the last check, 0: none yet */
-        uint64_t last_success_usec;    /* end of the last check that found nothing, 0: none */
+        int pid;                        /* the daemon's; 0 when unknown */
+        uint64_t started_usec;          /* CLOCK_REALTIME, 0: unknown */
+        uint64_t last_check_usec;       /* end of the last check, 0: none yet */
+        uint64_t last_success_usec;     /* end of the last check that found nothing, 0: none */
         uint64_t last_attestation_usec; /* last accepted re-attestation, 0: none */
-        uint64_t token_expiry_usec;    /* expiry of the verifier's token, 0: unknown */
-        uint64_t interval_usec;        /* the configured interval (for staleness), 0: unknown */
-        uint64_t checks;               /* completed checks */
-        uint64_t last_duration_usec;   /* wall time of the last check */
-        uint64_t ima_entries;          /* IMA entries verified and appraised so far */
+        uint64_t token_expiry_usec;     /* expiry of the verifier's token, 0: unknown */
+        uint64_t interval_usec;         /* the configured interval (for staleness), 0: unknown */
+        uint64_t checks;                /* completed checks */
+        uint64_t last_duration_usec;    /* wall time of the last check */
+        uint64_t ima_entries;           /* IMA entries verified and appraised so far */
         uint64_t findings_total[_MONITOR_CLASS_MAX]; /* new findings per class since start */
-        uint64_t findings_dropped;     /* new findings not kept (MONITOR_MAX_FINDINGS) */
-        char *last_checked;            /* what the last check covered, one line; owned; may be NULL */
-        struct monitor_snp snp;        /* recorded at the first check that had a report */
-        bool found_in_check;           /* internal: the current check reported something */
+        uint64_t findings_dropped;                   /* new findings not kept (MONITOR_MAX_FINDINGS) */
+        char *last_checked;     /* what the last check covered, one line; owned; may be NULL */
+        struct monitor_snp snp; /* recorded at the first check that had a report */
+        bool found_in_check;    /* internal: the current check reported something */
         size_t n_findings;
         struct monitor_finding findings[MONITOR_MAX_FINDINGS];
 };
@@ -201,8 +201,8 @@ void monitor_snp_record(const struct snp_report *r, struct monitor_snp *ret);
  * report ID, version) as violations.
  * Return: number of findings that were new, or -ENOMEM.
  */
-int monitor_snp_compare(struct monitor_status *s, const struct monitor_snp *baseline, const struct monitor_snp *now,
-                        uint64_t now_usec);
+int monitor_snp_compare(struct monitor_status *s, const struct monitor_snp *baseline,
+                        const struct monitor_snp *now, uint64_t now_usec);
 
 /* --- reactions ------------------------------------------------------------------------------- */
 

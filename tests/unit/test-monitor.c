@@ -36,8 +36,10 @@ static void test_names(void **state)
 static void test_state_machine(void **state)
 {
         struct monitor_status s;
-        struct monitor_finding_spec deg = spec(MONITOR_CLASS_UNAVAILABLE, MONITOR_SEVERITY_DEGRADED, "TPM down");
-        struct monitor_finding_spec vio = spec(MONITOR_CLASS_IMA, MONITOR_SEVERITY_VIOLATION, "entry 3 not allowed");
+        struct monitor_finding_spec deg =
+                spec(MONITOR_CLASS_UNAVAILABLE, MONITOR_SEVERITY_DEGRADED, "TPM down");
+        struct monitor_finding_spec vio =
+                spec(MONITOR_CLASS_IMA, MONITOR_SEVERITY_VIOLATION, "entry 3 not allowed");
         size_t cleared;
 
         monitor_status_init(&s);
@@ -220,31 +222,42 @@ static void test_parse_errors(void **state)
         expect_parse_error("{\"version\":1,\"findings\":[]}", "$.state: missing");
         expect_parse_error("{\"version\":1,\"state\":\"fine\",\"findings\":[]}", "$.state: expected");
         expect_parse_error("{\"version\":1,\"state\":\"healthy\"}", "$.findings: missing");
-        expect_parse_error("{\"version\":1,\"state\":\"healthy\",\"findings\":{}}", "$.findings: expected array");
-        expect_parse_error("{\"version\":1,\"state\":\"healthy\",\"findings\":[1]}", "$.findings[0]: expected");
-        expect_parse_error("{\"version\":1,\"state\":\"violated\",\"findings\":[{\"class\":\"x\",\"severity\":"
-                           "\"violation\",\"message\":\"m\"}]}",
-                           "$.findings[0].class: unknown");
-        expect_parse_error("{\"version\":1,\"state\":\"violated\",\"findings\":[{\"class\":\"pcr\",\"severity\":"
-                           "\"bad\",\"message\":\"m\"}]}",
-                           "$.findings[0].severity");
-        expect_parse_error("{\"version\":1,\"state\":\"violated\",\"findings\":[{\"class\":\"pcr\",\"severity\":"
-                           "\"violation\"}]}",
-                           "$.findings[0].message: missing");
-        expect_parse_error("{\"version\":1,\"state\":\"violated\",\"findings\":[{\"class\":\"pcr\",\"severity\":"
-                           "\"violation\",\"message\":\"m\",\"pcr\":24}]}",
-                           "$.findings[0].pcr");
-        expect_parse_error("{\"version\":1,\"state\":\"violated\",\"findings\":[{\"class\":\"pcr\",\"severity\":"
-                           "\"violation\",\"message\":\"m\",\"first_seen\":\"yesterday\"}]}",
-                           "$.findings[0].first_seen: not an RFC 3339");
-        expect_parse_error("{\"version\":1,\"state\":\"violated\",\"findings\":[{\"class\":\"pcr\",\"severity\":"
-                           "\"violation\",\"message\":\"m\\u0000x\"}]}",
-                           "NUL");
-        expect_parse_error("{\"version\":1,\"state\":\"healthy\",\"findings\":[{\"class\":\"pcr\",\"severity\":"
-                           "\"violation\",\"message\":\"m\"}]}",
-                           "does not agree");
-        expect_parse_error("{\"version\":1,\"state\":\"healthy\",\"checks\":-1,\"findings\":[]}", "$.checks");
-        expect_parse_error("{\"version\":1,\"state\":\"healthy\",\"pid\":99999999999,\"findings\":[]}", "$.pid");
+        expect_parse_error("{\"version\":1,\"state\":\"healthy\",\"findings\":{}}",
+                           "$.findings: expected array");
+        expect_parse_error("{\"version\":1,\"state\":\"healthy\",\"findings\":[1]}",
+                           "$.findings[0]: expected");
+        expect_parse_error(
+                "{\"version\":1,\"state\":\"violated\",\"findings\":[{\"class\":\"x\",\"severity\":"
+                "\"violation\",\"message\":\"m\"}]}",
+                "$.findings[0].class: unknown");
+        expect_parse_error(
+                "{\"version\":1,\"state\":\"violated\",\"findings\":[{\"class\":\"pcr\",\"severity\":"
+                "\"bad\",\"message\":\"m\"}]}",
+                "$.findings[0].severity");
+        expect_parse_error(
+                "{\"version\":1,\"state\":\"violated\",\"findings\":[{\"class\":\"pcr\",\"severity\":"
+                "\"violation\"}]}",
+                "$.findings[0].message: missing");
+        expect_parse_error(
+                "{\"version\":1,\"state\":\"violated\",\"findings\":[{\"class\":\"pcr\",\"severity\":"
+                "\"violation\",\"message\":\"m\",\"pcr\":24}]}",
+                "$.findings[0].pcr");
+        expect_parse_error(
+                "{\"version\":1,\"state\":\"violated\",\"findings\":[{\"class\":\"pcr\",\"severity\":"
+                "\"violation\",\"message\":\"m\",\"first_seen\":\"yesterday\"}]}",
+                "$.findings[0].first_seen: not an RFC 3339");
+        expect_parse_error(
+                "{\"version\":1,\"state\":\"violated\",\"findings\":[{\"class\":\"pcr\",\"severity\":"
+                "\"violation\",\"message\":\"m\\u0000x\"}]}",
+                "NUL");
+        expect_parse_error(
+                "{\"version\":1,\"state\":\"healthy\",\"findings\":[{\"class\":\"pcr\",\"severity\":"
+                "\"violation\",\"message\":\"m\"}]}",
+                "does not agree");
+        expect_parse_error("{\"version\":1,\"state\":\"healthy\",\"checks\":-1,\"findings\":[]}",
+                           "$.checks");
+        expect_parse_error("{\"version\":1,\"state\":\"healthy\",\"pid\":99999999999,\"findings\":[]}",
+                           "$.pid");
         expect_parse_error("{\"version\":1,\"state\":\"healthy\",\"snp\":{\"version\":1},\"findings\":[]}",
                            "$.snp.guest_svn: missing");
         expect_parse_error("{\"version\":1,\"state\":\"healthy\",\"interval_seconds\":-1,\"findings\":[]}",
@@ -256,7 +269,8 @@ static void test_parse_errors(void **state)
         FILE *f = open_memstream(&big, &n);
         fputs("{\"version\":1,\"state\":\"degraded\",\"findings\":[", f);
         for (unsigned i = 0; i <= MONITOR_MAX_FINDINGS; i++)
-                fprintf(f, "%s{\"class\":\"ima\",\"severity\":\"degraded\",\"message\":\"m\"}", i ? "," : "");
+                fprintf(f, "%s{\"class\":\"ima\",\"severity\":\"degraded\",\"message\":\"m\"}",
+                        i ? "," : "");
         fputs("]}", f);
         fclose(f);
         expect_parse_error(big, "more than");
@@ -264,8 +278,9 @@ static void test_parse_errors(void **state)
         /* minimal valid: unknown members ignored, nulls accepted */
         struct monitor_status p;
         struct cvm_error err = {};
-        const char *ok = "{\"version\":1,\"state\":\"healthy\",\"future\":[1,2],\"snp\":null,\"last_check\":null,"
-                         "\"findings\":[]}";
+        const char *ok =
+                "{\"version\":1,\"state\":\"healthy\",\"future\":[1,2],\"snp\":null,\"last_check\":null,"
+                "\"findings\":[]}";
         assert_int_equal(monitor_status_parse(ok, strlen(ok), &p, &err), 0);
         assert_int_equal(p.last_check_usec, 0);
         monitor_status_done(&p);
@@ -394,7 +409,8 @@ static void test_finding_env(void **state)
         assert_int_equal(monitor_finding_env(&f, MONITOR_STATE_VIOLATED, &env), 0);
         for (size_t i = 0; env[i]; i++) {
                 seen_pcr |= strcmp(env[i], "CVM_AGENT_PCR=10") == 0;
-                seen_msg |= strcmp(env[i], "CVM_AGENT_MESSAGE=entry 5 /usr/bin/evil?forged: not allowed") == 0;
+                seen_msg |=
+                        strcmp(env[i], "CVM_AGENT_MESSAGE=entry 5 /usr/bin/evil?forged: not allowed") == 0;
                 seen_expected |= strncmp(env[i], "CVM_AGENT_EXPECTED=", 19) == 0;
         }
         assert_true(seen_pcr);
@@ -448,12 +464,18 @@ static void test_metrics(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_names),          cmocka_unit_test(test_state_machine),
-                cmocka_unit_test(test_dedup_fields_and_bound), cmocka_unit_test(test_json_roundtrip),
-                cmocka_unit_test(test_parse_errors),   cmocka_unit_test(test_write_atomic),
-                cmocka_unit_test(test_snp_compare),    cmocka_unit_test(test_reactions),
-                cmocka_unit_test(test_close_select),   cmocka_unit_test(test_finding_env),
-                cmocka_unit_test(test_attest_classify), cmocka_unit_test(test_next_delay),
+                cmocka_unit_test(test_names),
+                cmocka_unit_test(test_state_machine),
+                cmocka_unit_test(test_dedup_fields_and_bound),
+                cmocka_unit_test(test_json_roundtrip),
+                cmocka_unit_test(test_parse_errors),
+                cmocka_unit_test(test_write_atomic),
+                cmocka_unit_test(test_snp_compare),
+                cmocka_unit_test(test_reactions),
+                cmocka_unit_test(test_close_select),
+                cmocka_unit_test(test_finding_env),
+                cmocka_unit_test(test_attest_classify),
+                cmocka_unit_test(test_next_delay),
                 cmocka_unit_test(test_metrics),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
