@@ -256,7 +256,28 @@ CVM_AGENT_TCTI=$SWTPM_TCTI
 "$VTPM" --tcti "$SWTPM_TCTI" provision --dir "$TMP/sim2" --pki "$PKI" --eventlog "$LOG" >/dev/null 2>&1 ||
         fail "second provisioning failed"
 ST=$TMP/state2
-CVM_AGENT_LOG=stderr "$CVM_AGENT" monitor --eventlog "$LOG" --ima-log "$TMP/ima2.bin" --interval 0.2 \
+# sd_notify: a datagram socket standing in for systemd's, recording every message.
+python3 - "$TMP/notify.sock" "$TMP/notify.log" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(15)
+with open(sys.argv[2], "a") as f:
+    try:
+        while True:
+            m = s.recv(4096).decode()
+            f.write(m + "\n--\n")
+            f.flush()
+            if "STOPPING=1" in m.split("\n"):
+                break
+    except socket.timeout:
+        pass
+EOF
+NOTIFY_PID=$!
+i=0
+while [ ! -S "$TMP/notify.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+NOTIFY_SOCKET=$TMP/notify.sock WATCHDOG_USEC=400000 CVM_AGENT_LOG=stderr "$CVM_AGENT" monitor \
+        --eventlog "$LOG" --ima-log "$TMP/ima2.bin" --interval 0.2 --hook-timeout 0.1 \
         --state-dir "$ST" >/dev/null 2>"$TMP/daemon2.err" &
 DAEMON_PID=$!
 wait_for '.state == "degraded" and (.findings[0].message | test("IMA log .* missing"))'
@@ -269,6 +290,14 @@ rc=$?
 CHECKS=$((CHECKS + 1))
 [ "$rc" -eq 0 ] || fail "daemon exited $rc after SIGINT"
 DAEMON_PID=
+wait "$NOTIFY_PID" 2>/dev/null
+CHECKS=$((CHECKS + 1))
+grep -q '^READY=1$' "$TMP/notify.log" || fail "no READY=1: $(head -c 500 "$TMP/notify.log")"
+grep -q '^STATUS=degraded (1 finding, latest: IMA log .* missing); last check ' "$TMP/notify.log" ||
+        fail "no degraded STATUS=: $(head -c 800 "$TMP/notify.log")"
+grep -q '^STATUS=healthy; last check .*: quote sha256:' "$TMP/notify.log" || fail "no healthy STATUS="
+grep -q '^WATCHDOG=1$' "$TMP/notify.log" || fail "no WATCHDOG=1 although WATCHDOG_USEC was set"
+grep -q '^STOPPING=1$' "$TMP/notify.log" || fail "no STOPPING=1"
 
 echo "NOTE: re-attestation (verifier refuses / unreachable) is not tested: no verifier backend on main yet"
 finish
