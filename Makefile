@@ -66,6 +66,7 @@ endif
 
 LIB_SRC   := $(sort $(wildcard agent/lib/*.c))
 ADAPTER_SRC := $(sort $(wildcard agent/adapters/*.c))
+BACKEND_SRC := $(sort $(wildcard agent/backends/*.c))
 VTPM_SRC  := $(sort $(wildcard tests/vtpm/*.c))
 CLI_SRC   := $(sort $(wildcard agent/cli/*.c))
 TEST_SRC  := $(sort $(wildcard tests/unit/test-*.c))
@@ -73,11 +74,13 @@ FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz-*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
 ADAPTER_OBJ := $(ADAPTER_SRC:%.c=$(B)/%.o)
+BACKEND_OBJ := $(BACKEND_SRC:%.c=$(B)/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(B)/%.o)
 TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 LIBCVM    := $(B)/libcvm.a
 LIBADAPTERS := $(B)/libcvm-adapters.a
+LIBBACKENDS := $(B)/libcvm-backends.a
 VTPM_BIN  := $(VTPM_SRC:tests/vtpm/%.c=$(B)/tests/vtpm/%)
 AGENT     := $(B)/cvm-agent
 
@@ -103,24 +106,31 @@ $(B)/agent/adapters/%.o: agent/adapters/%.c
 	$(Q)$(CC) $(ALL_CFLAGS) -Iagent/adapters -c -o $@ $<
 
 # Commands wire adapters (tpm.h, ...) to the library.
-$(CLI_OBJ): ALL_CFLAGS += -Iagent/adapters
+$(CLI_OBJ): ALL_CFLAGS += -Iagent/adapters -Iagent/backends
+
+# Backends (attest -> token -> key release) sit on top of the adapters and the library.
+$(B)/agent/backends/%.o: agent/backends/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -Iagent/adapters -Iagent/backends -c -o $@ $<
+
+$(LIBBACKENDS): $(BACKEND_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(LIBADAPTERS): $(ADAPTER_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-# Commands wire adapters and library together, so they see the adapter headers too.
-$(CLI_OBJ): ALL_CFLAGS += -Iagent/adapters
-
-$(AGENT): $(CLI_OBJ) $(LIBADAPTERS) $(LIBCVM)
+$(AGENT): $(CLI_OBJ) $(LIBBACKENDS) $(LIBADAPTERS) $(LIBCVM)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBADAPTERS) $(LIBCVM) $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBBACKENDS) $(LIBADAPTERS) $(LIBCVM) $(LIBS)
 
 # Unit tests: one cmocka binary per tests/unit/test-*.c, linked against the library.
-$(B)/tests/%: tests/unit/%.c $(LIBADAPTERS) $(LIBCVM) $(wildcard tests/unit/*.h)
+$(B)/tests/%: tests/unit/%.c $(LIBBACKENDS) $(LIBADAPTERS) $(LIBCVM) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST-CC $<")
-	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -Itests/unit -Iagent/adapters $(ALL_LDFLAGS) -o $@ $< $(LIBADAPTERS) $(LIBCVM) $(LIBS) -lcmocka
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -Itests/unit -Iagent/adapters -Iagent/backends $(ALL_LDFLAGS) -o $@ $< $(LIBBACKENDS) $(LIBADAPTERS) $(LIBCVM) $(LIBS) -lcmocka
 
 # Test tools (the simulated Azure vTPM provisioner, the TPM benchmark): one program per tests/vtpm/*.c.
 $(B)/tests/vtpm/%: tests/vtpm/%.c $(LIBADAPTERS) $(LIBCVM) $(wildcard tests/vtpm/*.h)
@@ -200,6 +210,7 @@ install: $(AGENT)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(AGENT) $(DESTDIR)$(BINDIR)/cvm-agent
 	install -m 0644 agent/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -d $(DESTDIR)$(MANDIR)/man5 && install -m 0644 agent/man/*.5 $(DESTDIR)$(MANDIR)/man5/
 
 format:
 	clang-format -i $(LIB_SRC) $(ADAPTER_SRC) $(CLI_SRC) $(wildcard agent/lib/*.h agent/adapters/*.h agent/cli/*.h)
@@ -210,4 +221,4 @@ format-check:
 clean:
 	rm -rf build build-sanitize $(BUILDDIR) dist
 
--include $(LIB_OBJ:.o=.d) $(ADAPTER_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d) $(TOKEN_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(ADAPTER_OBJ:.o=.d) $(BACKEND_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d) $(TOKEN_OBJ:.o=.d)

@@ -7,7 +7,7 @@
  */
 #include <stddef.h>
 
-#include "backend.h"
+#include "unlock-backend.h"
 #include "luks-cli.h"
 
 const struct backend_ops *const cli_backends[] = {NULL};

@@ -6,7 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "cli.h"
+#include "config.h"
 #include "util.h"
 
 struct cli_globals cli_globals;
@@ -97,5 +99,69 @@ int cli_read_input(const char *path, size_t max_size, unsigned char **ret, size_
         r = read_file(path, max_size, ret, ret_size, &err);
         if (r < 0)
                 return cli_fail(path, &err, r);
+        return EXIT_OK;
+}
+
+/* ---- global configuration ---- */
+
+static struct config *cli_config_cache;
+
+static int cli_config_load(struct config **ret)
+{
+        struct config *c = NULL;
+        struct cvm_error err = {};
+        const char *path = cli_globals.config ? cli_globals.config : CLI_CONFIG_DEFAULT;
+        const char *tcti = cli_globals.tcti;
+        int r;
+
+        r = config_new(&c);
+        if (r < 0)
+                return cli_fail(NULL, NULL, r);
+        r = config_load(c, path, !cli_globals.config, &err);
+        if (r < 0) {
+                config_free(c);
+                /* The message already starts with the file name. */
+                fprintf(stderr, "cvm-agent: %s\n", cvm_error_message(&err, r));
+                /* Oversized files and too many drop-ins are malformed configurations too. */
+                if (r == -EBADMSG || r == -EFBIG || r == -E2BIG)
+                        return EXIT_CONFIG;
+                return cli_exit_for_errno(r);
+        }
+        if (tcti && *tcti) {
+                r = config_set(c, CONFIG_TPM_TCTI, tcti,
+                               cli_globals.tcti_from_option ? "option --tcti" : "environment CVM_AGENT_TCTI",
+                               &err);
+                if (r < 0) {
+                        config_free(c);
+                        fprintf(stderr, "cvm-agent: %s\n", cvm_error_message(&err, r));
+                        return r == -ENOMEM ? EXIT_INTERNAL : EXIT_USAGE;
+                }
+        }
+        *ret = c;
+        return EXIT_OK;
+}
+
+int cli_config(const struct config **ret)
+{
+        int r;
+
+        if (!cli_config_cache) {
+                r = cli_config_load(&cli_config_cache);
+                if (r != EXIT_OK)
+                        return r;
+        }
+        *ret = cli_config_cache;
+        return EXIT_OK;
+}
+
+int cli_tcti(const char **ret)
+{
+        const struct config *c;
+        int r;
+
+        r = cli_config(&c);
+        if (r != EXIT_OK)
+                return r;
+        *ret = config_get_string(c, CONFIG_TPM_TCTI);
         return EXIT_OK;
 }

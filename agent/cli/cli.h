@@ -34,6 +34,7 @@ enum cvm_exit {
 struct cli_globals {
         const char *tcti;       /* --tcti or $CVM_AGENT_TCTI; NULL: configuration default */
         const char *config;     /* --config FILE; NULL: /etc/cvm-agent/cvm-agent.conf */
+        bool tcti_from_option;  /* tcti came from --tcti, not from the environment */
 };
 extern struct cli_globals cli_globals;
 
@@ -49,6 +50,7 @@ int cmd_enroll(int argc, char *argv[]);
 int cmd_unenroll(int argc, char *argv[]);
 int cmd_list(int argc, char *argv[]);
 int cmd_unlock(int argc, char *argv[]);
+int cmd_attest(int argc, char *argv[]);
 int cmd_monitor(int argc, char *argv[]);
 int cmd_status(int argc, char *argv[]);
 
@@ -76,3 +78,32 @@ int cli_print_json(json_object *obj);
  * naming @path and returns its exit code; EXIT_OK on success.
  */
 int cli_read_input(const char *path, size_t max_size, unsigned char **ret, size_t *ret_size);
+
+/* ---- global configuration (cvm-agent.conf(5)) ---- */
+
+struct config;
+
+int cmd_config(int argc, char *argv[]);
+
+/** The configuration file used without --config. */
+#define CLI_CONFIG_DEFAULT CVM_AGENT_SYSCONFDIR "/cvm-agent/cvm-agent.conf"
+
+/**
+ * cli_config() - the effective configuration, loaded on first use: built-in defaults, then
+ * --config FILE (an error if missing) or CLI_CONFIG_DEFAULT (fine if missing), then the drop-ins
+ * in FILE.d/\*.conf; finally --tcti or $CVM_AGENT_TCTI override [TPM] TCTI=. Commands that need no
+ * setting never call it, so a broken file does not stop them.
+ * @ret: the cached configuration, owned by this module, valid until exit.
+ * Return: EXIT_OK; otherwise the one-line error is printed and the code returned: EXIT_IO (a file
+ * could not be read), EXIT_CONFIG (a file is malformed), EXIT_USAGE (a bad --tcti/$CVM_AGENT_TCTI),
+ * EXIT_INTERNAL (out of memory).
+ */
+int cli_config(const struct config **ret);
+
+/**
+ * cli_tcti() - the TCTI to open the TPM with: --tcti > $CVM_AGENT_TCTI > [TPM] TCTI= > the
+ * default device:/dev/tpmrm0 (an empty option or variable counts as unset).
+ * @ret: the specification, valid until exit.
+ * Return: EXIT_OK, or the exit code of cli_config()'s failure (already printed).
+ */
+int cli_tcti(const char **ret);

@@ -52,6 +52,7 @@ struct options {
         size_t user_data_size;
         unsigned wait_ms;
         const char *vcek, *chain, *test_ark;
+        const char *tcti; /* resolved by cli_tcti() */
 };
 
 /* What was read from the TPM. */
@@ -830,8 +831,7 @@ static int build_root(const struct options *o, const struct gathered *g, json_ob
                 if (jadd(pj, key, jhex(g->pcrs.digest[i], h->size)) < 0)
                         return -ENOMEM;
         }
-        if (jadd(root, "tcti",
-                 json_object_new_string(cli_globals.tcti ? cli_globals.tcti : TPM_TCTI_DEFAULT)) < 0 ||
+        if (jadd(root, "tcti", json_object_new_string(o->tcti)) < 0 ||
             jadd(root, "nonce", jhex(o->nonce, o->nonce_size)) < 0 ||
             jadd(root, "pcr_bank", json_object_new_string(h->name)) < 0 ||
             jadd(root, "pcr_selection", json_object_new_string(pcrs)) < 0 ||
@@ -856,7 +856,7 @@ static int run(const struct options *o, const uint8_t *log_data, size_t log_size
         if (!failures)
                 return cli_fail(NULL, NULL, -ENOMEM);
 
-        r = tpm_open(cli_globals.tcti, &t, &err);
+        r = tpm_open(o->tcti, &t, &err);
         if (r >= 0)
                 r = gather(t, o, &g, &err);
         /* Release the TPM before the (CPU-only) checks. */
@@ -926,8 +926,10 @@ int cmd_evidence(int argc, char *argv[])
                 }
         }
 
-        /* The event log first: a missing log is an operator error, found before touching the TPM. */
-        r = cli_read_input(o.eventlog, EVENTLOG_MAX_SIZE, &log_data, &log_size);
+        /* The configuration and the event log first: operator errors, found before touching the TPM. */
+        r = cli_tcti(&o.tcti);
+        if (r == EXIT_OK)
+                r = cli_read_input(o.eventlog, EVENTLOG_MAX_SIZE, &log_data, &log_size);
         if (r == EXIT_OK)
                 r = run(&o, log_data, log_size);
         free(o.nonce);

@@ -34,6 +34,8 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "backend.h"
+#include "canonjson.h"
 #include "cleanup.h"
 #include "cli.h"
 #include "eventlog.h"
@@ -59,9 +61,9 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct hcl_report *, hcl_report_free)
 
 /*
- * Re-attestation seam: a verifier backend plugs in here (attest with the current evidence,
- * returning the backend.h error contract; monitor_attest_classify() maps it). None is built in
- * until the verifier backends land.
+ * Re-attestation: a verifier backend plugs in here (attest with the current evidence, returning
+ * a negative errno whose meaning monitor_attest_classify() decides). The built-in attestor is
+ * the azure/trustee backend of agent/backends/ configured by --attest-config.
  */
 struct monitor_attestor {
         const char *name; /* VERIFIER= in the journal */
@@ -71,8 +73,8 @@ struct monitor_attestor {
 };
 
 struct options {
-        uint64_t interval_usec, jitter_usec, hook_timeout_usec, reattest_usec;
-        const char *state_dir, *policy, *eventlog, *ima_log, *metrics;
+        uint64_t interval_usec, jitter_usec, hook_timeout_usec, reattest_usec, attest_deadline_usec;
+        const char *state_dir, *policy, *eventlog, *ima_log, *metrics, *attest_config;
         bool ima_log_explicit;
         uint32_t boot_pcrs;
         uint16_t bank;
@@ -107,6 +109,10 @@ struct ctx {
 
         const struct monitor_attestor *attestor;
         uint64_t next_attest_usec;
+
+        json_object *attest_cfg;  /* --attest-config */
+        const char *tcti;         /* cli_tcti() */
+        struct monitor_attestor backend_attestor;
 
         uint64_t now_usec; /* CLOCK_REALTIME timestamp of the running check's findings */
         enum monitor_state last_state;
@@ -452,7 +458,7 @@ static int check_tpm(struct ctx *c, const struct eventlog_pcrs *el, int el_bank,
         uint8_t nonce[32];
         int r, consistent = 0, ima_ok = !ima;
 
-        r = tpm_open(cli_globals.tcti, &t, &e);
+        r = tpm_open(c->tcti, &t, &e);
         if (r >= 0)
                 r = tpm_read_public(t, c->o.ak_handle, &pub, &e);
         if (r >= 0) {
@@ -545,6 +551,43 @@ static int check_tpm(struct ctx *c, const struct eventlog_pcrs *el, int el_bank,
         return check_snp(c, t);
 }
 
+/*
+ * The backend attestor: a fresh backend per re-attestation (backend_attest() attests once per
+ * backend). Refusals and failed checks of the verifier's reply become -EACCES (a finding);
+ * everything else that stops an attestation (network, TPM, local evidence) is -EHOSTUNREACH
+ * (degraded), so an unknown failure never claims that the verifier refused.
+ */
+static int backend_attestor_run(void *userdata, uint64_t deadline_usec, uint64_t *ret_expiry,
+                                struct cvm_error *err)
+{
+        struct ctx *c = userdata;
+        _cleanup_(backend_freep) struct backend *b = NULL;
+        uint64_t now = now_clock(CLOCK_MONOTONIC);
+        struct backend_settings set = {
+                .tcti = c->tcti,
+                .eventlog = c->o.eventlog,
+                .deadline_ms = deadline_usec > now ? (unsigned)((deadline_usec - now) / 1000) : 1,
+        };
+        json_object *exp = NULL;
+        int r;
+
+        r = backend_new(c->attest_cfg, &set, &b, err);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EHOSTUNREACH;
+        r = backend_attest(b, err);
+        if (r < 0) {
+                enum backend_failure f = backend_failure(b);
+
+                if (r == -ENOMEM)
+                        return r;
+                return f == BACKEND_FAIL_REFUSED || f == BACKEND_FAIL_VERIFY ? -EACCES : -EHOSTUNREACH;
+        }
+        if (json_object_object_get_ex(backend_claims(b), "exp", &exp) && json_object_is_type(exp, json_type_int) &&
+            json_object_get_int64(exp) > 0)
+                *ret_expiry = (uint64_t)json_object_get_int64(exp) * 1000000ull;
+        return 0;
+}
+
 static void check_attestation(struct ctx *c)
 {
         struct cvm_error e = {};
@@ -554,11 +597,13 @@ static void check_attestation(struct ctx *c)
         if (!c->attestor || now < c->next_attest_usec)
                 return;
         c->next_attest_usec = now + c->o.reattest_usec;
-        r = c->attestor->attest(c->attestor->userdata, now + 60 * 1000000ull, &expiry, &e);
+        r = c->attestor->attest(c->attestor->userdata, now + c->o.attest_deadline_usec, &expiry, &e);
         switch (monitor_attest_classify(r)) {
         case MONITOR_ATTEST_OK:
                 c->st.last_attestation_usec = c->now_usec;
                 c->st.token_expiry_usec = expiry;
+                journal_log(LOG_INFO, &(struct journal_fields){.pcr = -1, .verifier = c->attestor->name},
+                            "Re-attestation with %s accepted", c->attestor->name);
                 break;
         case MONITOR_ATTEST_REFUSED:
                 report(c, &(struct monitor_finding_spec){.cls = MONITOR_CLASS_ATTESTATION,
@@ -1004,6 +1049,10 @@ static void help(void)
                "                       hook:DIR, close:NAME[,NAME...] or poweroff; repeatable\n"
                "  --hook-timeout SECONDS  bound on each hook executable (default 10)\n"
                "  --metrics FILE       also write Prometheus textfile metrics there\n"
+               "  --attest-config FILE re-attest with this verifier backend ({\"type\": \"azure\"|\"trustee\",\n"
+               "                       ...} as for 'cvm-agent attest --config-json')\n"
+               "  --reattest-interval SECONDS  time between re-attestations (default 3600)\n"
+               "  --attest-deadline SECONDS    bound on one re-attestation (default 60)\n"
                "  --once               one check, then exit with the state's exit code\n"
                "  -h, --help           this help\n"
                "\n"
@@ -1041,6 +1090,9 @@ static int parse_options(int argc, char *argv[], struct options *o)
                 OPT_HOOK_TIMEOUT,
                 OPT_METRICS,
                 OPT_ONCE,
+                OPT_ATTEST_CONFIG,
+                OPT_REATTEST_INTERVAL,
+                OPT_ATTEST_DEADLINE,
         };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
@@ -1057,6 +1109,9 @@ static int parse_options(int argc, char *argv[], struct options *o)
                 {"hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT},
                 {"metrics", required_argument, NULL, OPT_METRICS},
                 {"once", no_argument, NULL, OPT_ONCE},
+                {"attest-config", required_argument, NULL, OPT_ATTEST_CONFIG},
+                {"reattest-interval", required_argument, NULL, OPT_REATTEST_INTERVAL},
+                {"attest-deadline", required_argument, NULL, OPT_ATTEST_DEADLINE},
                 {},
         };
         const struct hash_alg *h;
@@ -1131,6 +1186,19 @@ static int parse_options(int argc, char *argv[], struct options *o)
                 case OPT_ONCE:
                         o->once = true;
                         break;
+                case OPT_ATTEST_CONFIG:
+                        o->attest_config = optarg;
+                        break;
+                case OPT_REATTEST_INTERVAL:
+                        r = parse_seconds("--reattest-interval", optarg, 0.01, &o->reattest_usec);
+                        if (r)
+                                return r;
+                        break;
+                case OPT_ATTEST_DEADLINE:
+                        r = parse_seconds("--attest-deadline", optarg, 0.1, &o->attest_deadline_usec);
+                        if (r)
+                                return r;
+                        break;
                 default:
                         return cli_usage_error("monitor", "unknown option");
                 }
@@ -1150,6 +1218,7 @@ int cmd_monitor(int argc, char *argv[])
                                 .interval_usec = 60 * 1000000ull,
                                 .hook_timeout_usec = 10 * 1000000ull,
                                 .reattest_usec = 3600 * 1000000ull,
+                        .attest_deadline_usec = 60 * 1000000ull,
                                 .state_dir = DEFAULT_STATE_DIR,
                                 .eventlog = DEFAULT_EVENTLOG,
                                 .ima_log = DEFAULT_IMA_LOG,
@@ -1192,6 +1261,32 @@ int cmd_monitor(int argc, char *argv[])
                                     "%s has no \"ima\" part: IMA entries are replayed, not appraised",
                                     c.o.policy);
         }
+        r = cli_tcti(&c.tcti);
+        if (r != EXIT_OK)
+                goto out;
+        if (c.o.attest_config) {
+                _cleanup_free_ uint8_t *atext = NULL;
+                _cleanup_(backend_freep) struct backend *probe = NULL;
+                size_t alen;
+
+                r = cli_read_input(c.o.attest_config, 1u << 20, &atext, &alen);
+                if (r != EXIT_OK)
+                        goto out;
+                r = canonjson_parse((const char *)atext, alen, "attestation configuration", &c.attest_cfg, &err);
+                /* Validate now: a configuration mistake is a usage error, not a degraded state. */
+                if (r >= 0 && json_object_is_type(c.attest_cfg, json_type_object))
+                        r = backend_new(c.attest_cfg, &(struct backend_settings){.tcti = c.tcti}, &probe, &err);
+                else if (r >= 0)
+                        r = cvm_error_set(&err, -EINVAL, "not a JSON object");
+                if (r < 0) {
+                        fprintf(stderr, "cvm-agent: %s: %s\n", c.o.attest_config, cvm_error_message(&err, r));
+                        r = r == -ENOMEM ? EXIT_INTERNAL : EXIT_CONFIG;
+                        goto out;
+                }
+                c.backend_attestor = (struct monitor_attestor){
+                        .name = backend_type(probe), .attest = backend_attestor_run, .userdata = &c};
+                c.attestor = &c.backend_attestor;
+        }
         if (stat(c.o.state_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
                 if (mkdir(c.o.state_dir, 0755) < 0 && errno != EEXIST) {
                         r = cli_fail(c.o.state_dir, &(struct cvm_error){.code = -errno}, -errno);
@@ -1211,6 +1306,7 @@ int cmd_monitor(int argc, char *argv[])
         }
 out:
         pending_clear(&c);
+        json_object_put(c.attest_cfg);
         policy_free(c.policy);
         free(c.status_path);
         monitor_status_done(&c.st);

@@ -125,9 +125,13 @@ static int read_vtpm_report(struct evidence *e)
         _cleanup_(tpm_closep) struct tpm *t = NULL;
         struct tpm_blob blob = {};
         struct cvm_error err = {};
+        const char *tcti;
         int r;
 
-        r = tpm_open(cli_globals.tcti, &t, &err);
+        r = cli_tcti(&tcti);
+        if (r != EXIT_OK)
+                return r;
+        r = tpm_open(tcti, &t, &err);
         if (r >= 0)
                 r = tpm_nv_read(t, TPM_AZURE_HCL_REPORT_NV, &blob, &err);
         if (r < 0) {

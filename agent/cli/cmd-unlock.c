@@ -18,7 +18,7 @@
 
 #include <openssl/crypto.h>
 
-#include "backend.h"
+#include "unlock-backend.h"
 #include "cleanup.h"
 #include "cli.h"
 #include "luks-cli.h"

@@ -40,6 +40,10 @@ static const struct command commands[] = {
         { "unlock", cmd_unlock,
           "unlock [--test] DEVICE NAME | --all  validate the header, attest, release the key, open\n"
           "                                        the volume from the validated header copy" },
+        { "attest", cmd_attest,
+          "attest [--json] [--config-json F | --maa URL ... | --kbs URL ...] [--release[=REF]]\n"
+          "                                        attest with MAA or a Trustee KBS; print the verified claims" },
+        { "config", cmd_config, "config [--json]                      show the effective configuration and its sources" },
         { "monitor", cmd_monitor,
           "monitor [--interval S] [--state-dir DIR] [OPTIONS]\n"
           "                                        the integrity daemon (cvm-agent.service)" },
@@ -96,6 +100,7 @@ int main(int argc, char *argv[])
                         return EXIT_OK;
                 case OPT_TCTI:
                         cli_globals.tcti = optarg;
+                        cli_globals.tcti_from_option = true;
                         break;
                 case OPT_CONFIG:
                         cli_globals.config = optarg;

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend.h"
+#include "unlock-backend.h"
 #include "error.h"
 #include "luks2hdr.h"
 
@@ -53,7 +53,7 @@ uint64_t unlock_now_usec(void);
  * @u: context; sessions are created on first use and reused.
  * @secret: receives LUKSTOKEN_SECRET_SIZE bytes on success.
  * Return: 0; -ENOENT @token is not an enrolled cvm-agent token; -ENOPKG no backend for its
- * "backend"; -ETIMEDOUT the deadline passed; the backend's codes (see backend.h);
+ * "backend"; -ETIMEDOUT the deadline passed; the backend's codes (see unlock-backend.h);
  * lukswrap_unseal() codes (-EKEYREJECTED ...). u->stage tells which step failed.
  */
 int unlock_acquire_secret(struct unlock_ctx *u, const struct luks2hdr *h, int token,

@@ -412,6 +412,11 @@ def make_cert(subject_cn, key, issuer_cert=None, issuer_key=None, ca=False, dns=
         builder = builder.add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), True)
     else:
         builder = builder.add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), True)
+    # Key identifiers as every real CA sets them (RFC 5280 4.2.1.1/4.2.1.2); strict X.509
+    # verification (OpenSSL X509_V_FLAG_X509_STRICT, used by the agent) requires them.
+    builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+        (issuer_key if issuer_key is not None else key).public_key()), critical=False)
     if dns or ips:
         builder = builder.add_extension(x509.SubjectAlternativeName(
             [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]), critical=False)
