@@ -110,8 +110,8 @@ struct ctx {
         const struct monitor_attestor *attestor;
         uint64_t next_attest_usec;
 
-        json_object *attest_cfg;  /* --attest-config */
-        const char *tcti;         /* cli_tcti() */
+        json_object *attest_cfg; /* --attest-config */
+        const char *tcti;        /* cli_tcti() */
         struct monitor_attestor backend_attestor;
 
         uint64_t now_usec; /* CLOCK_REALTIME timestamp of the running check's findings */
@@ -582,8 +582,8 @@ static int backend_attestor_run(void *userdata, uint64_t deadline_usec, uint64_t
                         return r;
                 return f == BACKEND_FAIL_REFUSED || f == BACKEND_FAIL_VERIFY ? -EACCES : -EHOSTUNREACH;
         }
-        if (json_object_object_get_ex(backend_claims(b), "exp", &exp) && json_object_is_type(exp, json_type_int) &&
-            json_object_get_int64(exp) > 0)
+        if (json_object_object_get_ex(backend_claims(b), "exp", &exp) &&
+            json_object_is_type(exp, json_type_int) && json_object_get_int64(exp) > 0)
                 *ret_expiry = (uint64_t)json_object_get_int64(exp) * 1000000ull;
         return 0;
 }
@@ -1049,7 +1049,8 @@ static void help(void)
                "                       hook:DIR, close:NAME[,NAME...] or poweroff; repeatable\n"
                "  --hook-timeout SECONDS  bound on each hook executable (default 10)\n"
                "  --metrics FILE       also write Prometheus textfile metrics there\n"
-               "  --attest-config FILE re-attest with this verifier backend ({\"type\": \"azure\"|\"trustee\",\n"
+               "  --attest-config FILE re-attest with this verifier backend ({\"type\": "
+               "\"azure\"|\"trustee\",\n"
                "                       ...} as for 'cvm-agent attest --config-json')\n"
                "  --reattest-interval SECONDS  time between re-attestations (default 3600)\n"
                "  --attest-deadline SECONDS    bound on one re-attestation (default 60)\n"
@@ -1218,7 +1219,7 @@ int cmd_monitor(int argc, char *argv[])
                                 .interval_usec = 60 * 1000000ull,
                                 .hook_timeout_usec = 10 * 1000000ull,
                                 .reattest_usec = 3600 * 1000000ull,
-                        .attest_deadline_usec = 60 * 1000000ull,
+                                .attest_deadline_usec = 60 * 1000000ull,
                                 .state_dir = DEFAULT_STATE_DIR,
                                 .eventlog = DEFAULT_EVENTLOG,
                                 .ima_log = DEFAULT_IMA_LOG,
@@ -1272,14 +1273,17 @@ int cmd_monitor(int argc, char *argv[])
                 r = cli_read_input(c.o.attest_config, 1u << 20, &atext, &alen);
                 if (r != EXIT_OK)
                         goto out;
-                r = canonjson_parse((const char *)atext, alen, "attestation configuration", &c.attest_cfg, &err);
+                r = canonjson_parse((const char *)atext, alen, "attestation configuration", &c.attest_cfg,
+                                    &err);
                 /* Validate now: a configuration mistake is a usage error, not a degraded state. */
                 if (r >= 0 && json_object_is_type(c.attest_cfg, json_type_object))
-                        r = backend_new(c.attest_cfg, &(struct backend_settings){.tcti = c.tcti}, &probe, &err);
+                        r = backend_new(c.attest_cfg, &(struct backend_settings){.tcti = c.tcti}, &probe,
+                                        &err);
                 else if (r >= 0)
                         r = cvm_error_set(&err, -EINVAL, "not a JSON object");
                 if (r < 0) {
-                        fprintf(stderr, "cvm-agent: %s: %s\n", c.o.attest_config, cvm_error_message(&err, r));
+                        fprintf(stderr, "cvm-agent: %s: %s\n", c.o.attest_config,
+                                cvm_error_message(&err, r));
                         r = r == -ENOMEM ? EXIT_INTERNAL : EXIT_CONFIG;
                         goto out;
                 }
