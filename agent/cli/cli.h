@@ -26,6 +26,8 @@ enum cvm_exit {
         EXIT_POLICY_MISMATCH = 9,
         EXIT_HEADER_REJECTED = 10,
         EXIT_CONFIG = 11,         /* invalid configuration or policy file (the message names the JSON path) */
+        EXIT_DEGRADED = 12,       /* monitor/status: integrity state "degraded" (a check could not run) */
+        EXIT_VIOLATED = 13,       /* monitor/status: integrity state "violated" (a finding) */
 };
 
 /* Global options parsed by main() before the subcommand runs. */
@@ -49,6 +51,8 @@ int cmd_unenroll(int argc, char *argv[]);
 int cmd_list(int argc, char *argv[]);
 int cmd_unlock(int argc, char *argv[]);
 int cmd_attest(int argc, char *argv[]);
+int cmd_monitor(int argc, char *argv[]);
+int cmd_status(int argc, char *argv[]);
 
 /**
  * cli_fail() - print one line "cvm-agent: WHAT: MESSAGE" on stderr and return the exit code

@@ -44,6 +44,10 @@ static const struct command commands[] = {
           "attest [--json] [--config-json F | --maa URL ... | --kbs URL ...] [--release[=REF]]\n"
           "                                        attest with MAA or a Trustee KBS; print the verified claims" },
         { "config", cmd_config, "config [--json]                      show the effective configuration and its sources" },
+        { "monitor", cmd_monitor,
+          "monitor [--interval S] [--state-dir DIR] [OPTIONS]\n"
+          "                                        the integrity daemon (cvm-agent.service)" },
+        { "status", cmd_status, "status [--json] [--state-dir DIR]    what the integrity daemon last saw" },
 };
 
 static void help(FILE *f)
@@ -66,7 +70,8 @@ static void help(FILE *f)
                 "\n"
                 "Exit codes: 0 ok, 1 internal error, 2 usage, 3 evidence error, 4 verification failed,\n"
                 "5 I/O error, 6 TPM error, 7 verifier refused, 8 unreachable, 9 policy mismatch,\n"
-                "10 header rejected, 11 invalid configuration or policy. See cvm-agent(1).\n",
+                "10 header rejected, 11 invalid configuration or policy, 12 degraded, 13 violated.\n"
+                "See cvm-agent(1).\n",
                 CVM_AGENT_SYSCONFDIR);
 }
 
