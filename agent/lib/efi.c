@@ -169,7 +169,8 @@ static size_t utf8_sequence_length(const uint8_t *p, size_t n)
 
 int efi_bytes_to_utf8(const uint8_t *p, size_t n, char **ret)
 {
-        const uint8_t *nul = memchr(p, 0, n);
+        /* Empty input may come with p == NULL (an event with no data): memchr must not see it. */
+        const uint8_t *nul = n > 0 ? memchr(p, 0, n) : NULL;
         char *out, *o;
 
         if (nul)

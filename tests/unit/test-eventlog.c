@@ -1042,6 +1042,10 @@ static void test_efi_strings(void **state)
         assert_int_equal(efi_bytes_to_utf8(bad, sizeof(bad), &s), 0);
         assert_string_equal(s, "ok\xef\xbf\xbd\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
         free(s);
+        /* an event without data hands over no buffer at all (found by fuzz-eventlog) */
+        assert_int_equal(efi_bytes_to_utf8(NULL, 0, &s), 0);
+        assert_string_equal(s, "");
+        free(s);
 }
 
 static void test_efi_device_paths(void **state)
