@@ -166,6 +166,28 @@ kill "$WATCHER" 2>/dev/null
 wait "$WATCHER" 2>/dev/null
 WATCHER=
 
+# ---- the token plugin through cryptsetup (2.6.1: LD_PRELOAD shim redirects the plugin dlopen) ----
+PLUGIN_DIR=${CVM_BUILDDIR:-$(dirname "$CVM_AGENT")}
+if [ -f "$PLUGIN_DIR/libcryptsetup-token-cvm-agent.so" ] &&
+        cc -shared -fPIC -o "$TMP/shim.so" "$(dirname "$0")/token-path-shim.c" -ldl 2>/dev/null; then
+        cs() {
+                CVM_AGENT_CONFIG=$CONF CVM_TOKEN_DIR=$PLUGIN_DIR LD_PRELOAD=$TMP/shim.so cryptsetup "$@"
+        }
+        emu_control MAA DELETE /requests >/dev/null
+        expect_rc 0 cs open --test-passphrase --token-only "$TMP/a.img"
+        CHECKS=$((CHECKS + 1))
+        [ "$(attests)" = 1 ] || fail "the plugin made $(attests) MAA attestations, expected 1"
+        no_secret
+        # A refusal: cryptsetup gives up cleanly (the boot falls back to the passphrase prompt).
+        expect_rc 1 cs open --test-passphrase --token-only "$TMP/d.img"
+        grep -q 'cvm-agent: token 0: release failed: KV release: .*HTTP 403' "$OUT" ||
+                fail "plugin refusal: $(cat "$OUT" "$ERR")"
+        no_secret
+        expect_rc 0 cs open --test-passphrase --key-file "$TMP/pass" "$TMP/d.img"
+else
+        echo "note: plugin or shim not built, cryptsetup path not exercised"
+fi
+
 # ---- refusals: no key, exit code and stage named ------------------------------------------------
 refused() { # refused CODE STAGE NEEDLE ARGS...
         code=$1
