@@ -143,13 +143,14 @@ $(B)/tests/vtpm/%: tests/vtpm/%.c $(LIBADAPTERS) $(LIBCVM) $(wildcard tests/vtpm
 # The LUKS2 token plugin (conventions.md §1.1-1.2): its own position-independent objects, never
 # sanitizer-instrumented (cryptsetup and systemd-cryptsetup load it), CRYPTSETUP_TOKEN_1.0 symbols.
 TOKEN_SRC    := $(sort $(wildcard agent/token/*.c))
-TOKEN_DEPS   := agent/lib/error.c agent/lib/util.c agent/lib/luksb64.c agent/lib/lukstoken.c \
-	agent/lib/luks2hdr.c agent/lib/lukswrap.c agent/lib/unlock.c agent/adapters/luks.c
+# The plugin shares the whole unlock path with the CLI: library, adapters (libcryptsetup, tss2,
+# libcurl) and backends; unused sections are dropped at link time.
+TOKEN_DEPS   := $(LIB_SRC) $(ADAPTER_SRC) $(BACKEND_SRC)
 TOKEN_OBJ    := $(TOKEN_SRC:%.c=$(B)/pic/%.o) $(TOKEN_DEPS:%.c=$(B)/pic/%.o)
 TOKEN_PLUGIN := $(B)/libcryptsetup-token-cvm-agent.so
 TOKENDIR     ?= $(shell $(PKG_CONFIG) --variable=libdir libcryptsetup 2>/dev/null)/cryptsetup
-PIC_CFLAGS   := $(CFLAGS) $(BASE_CFLAGS) -Iagent/adapters -fPIC -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
-	-fstack-clash-protection -fcf-protection
+PIC_CFLAGS   := $(CFLAGS) $(BASE_CFLAGS) -Iagent/adapters -Iagent/backends -fPIC -D_FORTIFY_SOURCE=2 \
+	-fstack-protector-strong -fstack-clash-protection -fcf-protection -ffunction-sections -fdata-sections
 
 $(B)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -159,7 +160,7 @@ $(B)/pic/%.o: %.c
 $(TOKEN_PLUGIN): $(TOKEN_OBJ) agent/token/cryptsetup-token.sym
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared $(LDFLAGS) -Wl,--version-script=agent/token/cryptsetup-token.sym -Wl,-z,relro -Wl,-z,now \
-		-Wl,-z,noexecstack -Wl,-z,defs -Wl,--as-needed -o $@ $(TOKEN_OBJ) $(LIBS)
+		-Wl,-z,noexecstack -Wl,-z,defs -Wl,--as-needed -Wl,--gc-sections -o $@ $(TOKEN_OBJ) $(LIBS)
 
 all: $(TOKEN_PLUGIN)
 check-build: $(TOKEN_PLUGIN)

@@ -6,9 +6,12 @@
  * is reported with the stage and reason and a distinct exit code, so the boot integration can
  * fall back to the passphrase prompt.
  *
- * Not yet wired (needs the TPM adapter): extending PCR 15 with the volume identity after an
- * unlock and the local guard refusing release when PCR 15 left its initial state; the JSON
- * reports "measured": false until then.
+ * Local guards, before any network traffic: rescue/emergency boots never release; the PCR of
+ * [Unlock] PCRExtend= (15) must still be all zero (no release after a volume was unlocked in this
+ * boot); a configured [Unlock] LocalPolicy= is appraised against the local evidence (event log
+ * replayed against the TPM's PCRs, HCL report, IMA log). After the run, each activated volume is
+ * measured into that PCR as SHA-xxx("cvm-agent:" + LUKS UUID) in every allocated bank; --test
+ * never measures (nothing was activated) and reports "measured": false.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,17 +21,25 @@
 
 #include <openssl/crypto.h>
 
-#include "unlock-backend.h"
 #include "cleanup.h"
 #include "cli.h"
+#include "config.h"
+#include "eventlog.h"
+#include "hcl.h"
 #include "luks-cli.h"
 #include "luks.h"
+#include "policy.h"
+#include "tpm.h"
+#include "unlock-backend.h"
+#include "unlock-ops.h"
 #include "unlock.h"
 #include "util.h"
 
-#define DEFAULT_DEADLINE_S 60u
-#define MAX_CRYPTTAB       (1u << 20)
-#define MAX_VOLUMES        64
+#define DEFAULT_EVENTLOG "/sys/kernel/security/tpm0/binary_bios_measurements"
+#define DEFAULT_IMA      "/sys/kernel/security/ima/ascii_runtime_measurements"
+#define IMA_MAX          (256u << 20)
+#define MAX_CRYPTTAB     (1u << 20)
+#define MAX_VOLUMES      64
 
 struct unlock_args {
         bool test, all, json;
@@ -48,6 +59,7 @@ struct volume_result {
         char reason[CVM_ERROR_MAX];
         int exit;
         bool skipped;
+        bool measured;
 };
 
 static void help(void)
@@ -65,17 +77,23 @@ static void help(void)
                "  --all                every volume of the crypttab that carries a cvm-agent token\n"
                "  --crypttab FILE      crypttab for --all (default %s/crypttab)\n"
                "  --token N            use cvm-agent token N (default: each enrolled one in turn)\n"
-               "  --deadline SECONDS   overall time limit, retries included (default %u)\n"
+               "  --deadline SECONDS   overall time limit, retries included (default: [Unlock] Deadline=,\n"
+               "                       1 min)\n"
                "  --released-key FILE  skip attestation: use this key material (the RSA private key or\n"
                "                       32-byte key the broker would release) - recovery and tests\n"
                "  --json               print the result as JSON\n"
                "  -h, --help           show this help\n"
                "\n"
-               "Exit status: 0 every volume opened (or verified), 2 usage, 4 the released key or\n"
-               "secret does not open the volume, 5 I/O error, 7 verifier refused or no backend,\n"
-               "8 unreachable or deadline expired, 9 refused locally (rescue/emergency boot),\n"
-               "10 header rejected. With --all, the code of the first failing volume.\n",
-               CVM_AGENT_SYSCONFDIR, DEFAULT_DEADLINE_S);
+               "Settings from cvm-agent.conf(5): [Unlock] Deadline, PCRExtend, LocalPolicy, PolicyMode;\n"
+               "[Network] CAFile; [TPM] TCTI, EventLog; [Azure] IMDS, ReleaseRoots, VaultHosts.\n"
+               "\n"
+               "Exit status: 0 every volume opened (or verified), 2 usage, 3 malformed reply or\n"
+               "evidence, 4 the released key or secret does not open the volume or a reply failed a\n"
+               "check, 5 I/O error, 6 TPM error, 7 verifier refused or no backend, 8 unreachable or\n"
+               "deadline expired, 9 refused locally (rescue/emergency boot, PCR guard, local policy),\n"
+               "10 header rejected, 11 invalid configuration. With --all, the code of the first\n"
+               "failing volume.\n",
+               CVM_AGENT_SYSCONFDIR);
 }
 
 static int parse_args(int argc, char *argv[], struct unlock_args *a)
@@ -104,7 +122,6 @@ static int parse_args(int argc, char *argv[], struct unlock_args *a)
         long v;
         int c;
 
-        a->deadline_s = DEFAULT_DEADLINE_S;
         a->token = -1;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 switch (c) {
@@ -206,38 +223,6 @@ static const struct backend_ops *const file_backends[] = {&file_azure, &file_tru
 
 /* ---- local guards ------------------------------------------------------------------------------ */
 
-/* Rescue and emergency boots never release keys automatically. */
-static bool rescue_boot(char *why, size_t n)
-{
-        static const char *const words[] = {"rescue",
-                                            "emergency",
-                                            "single",
-                                            "s",
-                                            "S",
-                                            "1",
-                                            "-b",
-                                            "rd.emergency",
-                                            "rd.rescue",
-                                            "systemd.unit=rescue.target",
-                                            "systemd.unit=emergency.target",
-                                            "rd.systemd.unit=rescue.target",
-                                            "rd.systemd.unit=emergency.target"};
-        const char *path = getenv("CVM_AGENT_PROC_CMDLINE"); /* test override */
-        _cleanup_free_ uint8_t *buf = NULL;
-        size_t size = 0;
-        char *save = NULL;
-
-        if (read_file(path ? path : "/proc/cmdline", 1u << 16, &buf, &size, NULL) < 0)
-                return false;
-        for (char *w = strtok_r((char *)buf, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
-                for (size_t i = 0; i < ELEMENTSOF(words); i++)
-                        if (strcmp(w, words[i]) == 0) {
-                                snprintf(why, n, "kernel command line has \"%s\"", w);
-                                return true;
-                        }
-        return false;
-}
-
 /* ---- one volume -------------------------------------------------------------------------------- */
 
 static int fail_with(struct volume_result *v, const char *stage, int code, const struct cvm_error *err,
@@ -249,8 +234,32 @@ static int fail_with(struct volume_result *v, const char *stage, int code, const
         return code;
 }
 
-static int exit_for_backend(int r)
+/* The exit code of a failed attest/release: by the backend's failure class when known. */
+static int exit_for_backend(const struct unlock_ctx *u, int r)
 {
+        const struct unlock_ops *o = u->userdata;
+
+        if (r == -ENOMEM)
+                return EXIT_INTERNAL;
+        if (u->backends == unlock_ops_backends)
+                switch (o->failure) {
+                case BACKEND_FAIL_CONFIG:
+                        return EXIT_VERIFIER_REFUSED; /* the token names something we refuse to use */
+                case BACKEND_FAIL_IO:
+                        return EXIT_IO;
+                case BACKEND_FAIL_TPM:
+                        return EXIT_TPM;
+                case BACKEND_FAIL_EVIDENCE:
+                        return EXIT_EVIDENCE;
+                case BACKEND_FAIL_UNREACHABLE:
+                        return EXIT_UNREACHABLE;
+                case BACKEND_FAIL_REFUSED:
+                        return EXIT_VERIFIER_REFUSED;
+                case BACKEND_FAIL_VERIFY:
+                        return EXIT_VERIFY_FAILED;
+                default:
+                        break;
+                }
         switch (-r) {
         case ETIMEDOUT:
         case ENETUNREACH:
@@ -258,8 +267,6 @@ static int exit_for_backend(int r)
         case ECONNREFUSED:
         case ECONNRESET:
                 return EXIT_UNREACHABLE;
-        case ENOMEM:
-                return EXIT_INTERNAL;
         default:
                 return EXIT_VERIFIER_REFUSED;
         }
@@ -308,7 +315,7 @@ static int unlock_volume(const struct unlock_args *a, struct unlock_ctx *u, stru
                                 fail_with(v, "token", EXIT_VERIFIER_REFUSED, &err, r);
                                 break;
                         default:
-                                fail_with(v, unlock_stage_name(u->stage), exit_for_backend(r), &err, r);
+                                fail_with(v, unlock_stage_name(u->stage), exit_for_backend(u, r), &err, r);
                         }
                         continue;
                 }
@@ -405,7 +412,7 @@ static int read_crypttab(const char *path, struct volume_result *vols, size_t *n
 /* ---- output ---------------------------------------------------------------------------------- */
 
 static int print_results(const struct unlock_args *a, const struct volume_result *vols, size_t n,
-                         const struct unlock_ctx *u)
+                         const struct unlock_ctx *u, bool measured, unsigned pcr)
 {
         _cleanup_(json_object_putp) json_object *o = NULL;
         json_object *arr;
@@ -423,8 +430,9 @@ static int print_results(const struct unlock_args *a, const struct volume_result
                                 printf("%s: keyslot %d opens with token %d (%s); verified only\n", v->device,
                                        v->keyslot, v->token, v->backend);
                         else
-                                printf("%s: activated as /dev/mapper/%s with token %d (%s)\n", v->device,
-                                       v->name, v->token, v->backend);
+                                printf("%s: activated as /dev/mapper/%s with token %d (%s)%s\n", v->device,
+                                       v->name, v->token, v->backend,
+                                       v->measured ? "; measured into the PCR" : "");
                 }
                 return EXIT_OK;
         }
@@ -460,6 +468,9 @@ static int print_results(const struct unlock_args *a, const struct volume_result
                              json_object_object_add(e, "backend",
                                                     v->backend ? json_object_new_string(v->backend)
                                                                : NULL) == 0;
+                if (ok && !v->skipped && !v->stage)
+                        ok = json_object_object_add(e, "measured", json_object_new_boolean(v->measured)) ==
+                             0;
                 if (ok && v->stage)
                         ok = json_object_object_add(e, "stage", json_object_new_string(v->stage)) == 0 &&
                              json_object_object_add(e, "reason", json_object_new_string(v->reason)) == 0;
@@ -467,9 +478,161 @@ static int print_results(const struct unlock_args *a, const struct volume_result
                         return EXIT_INTERNAL;
         }
         if (json_object_object_add(o, "attestations", json_object_new_int((int)u->attestations)) < 0 ||
-            json_object_object_add(o, "measured", json_object_new_boolean(false)) < 0)
+            json_object_object_add(o, "measured", json_object_new_boolean(measured)) < 0 ||
+            json_object_object_add(o, "pcr", json_object_new_int((int)pcr)) < 0)
                 return EXIT_INTERNAL;
         return cli_print_json(o);
+}
+
+/* ---- local policy ------------------------------------------------------------------------------ */
+
+/* The first mismatch and how many more, as one line. */
+static void describe_mismatch(const struct policy_result *res, char *buf, size_t n)
+{
+        if (res->n_mismatches == 0) {
+                snprintf(buf, n, "no mismatch");
+                return;
+        }
+        snprintf(buf, n, "%s (%s)%s", res->mismatches[0].message, res->mismatches[0].constraint,
+                 res->n_mismatches > 1 ? " and more mismatches" : "");
+}
+
+/*
+ * The local evidence: the event log, checked to replay to the TPM's SHA-256 PCRs (a local read,
+ * not a quote — nothing leaves the machine here), the HCL report from the vTPM and the IMA log
+ * when the policy constrains them.
+ */
+static int local_evidence(const struct policy *pol, const struct unlock_ops_settings *s,
+                          struct eventlog **ret_log, struct hcl_report **ret_hcl, uint8_t **ret_ima,
+                          size_t *ret_ima_size, char *why, size_t n)
+{
+        _cleanup_free_ uint8_t *buf = NULL;
+        _cleanup_(tpm_closep) struct tpm *t = NULL;
+        const char *path = s->eventlog ? s->eventlog : DEFAULT_EVENTLOG;
+        struct eventlog_pcrs replay;
+        struct tpm_pcrs pcrs;
+        struct cvm_error err = {};
+        size_t size = 0;
+        int r, b;
+
+        r = read_file(path, EVENTLOG_MAX_SIZE, &buf, &size, &err);
+        if (r >= 0)
+                r = eventlog_parse(buf, size, ret_log, &err);
+        if (r < 0)
+                return snprintf(why, n, "event log %s: %s", path, cvm_error_message(&err, r)), r;
+        r = tpm_open(s->tcti, &t, &err);
+        if (r >= 0)
+                r = tpm_pcr_read(t, TPM_ALG_SHA256, 0xffffffu, &pcrs, &err);
+        if (r < 0)
+                return snprintf(why, n, "TPM: %s", cvm_error_message(&err, r)), -ENODEV;
+        r = eventlog_replay(*ret_log, 0, &replay, &err);
+        if (r < 0)
+                return snprintf(why, n, "event log replay: %s", cvm_error_message(&err, r)), r;
+        b = eventlog_bank_index(*ret_log, TPM_ALG_SHA256);
+        if (b < 0)
+                return snprintf(why, n, "event log %s has no SHA-256 bank", path), -EBADMSG;
+        for (unsigned i = 0; i < EVENTLOG_MAX_PCRS && i < TPM_PCR_COUNT; i++)
+                if ((replay.banks[b].touched & (1u << i)) &&
+                    memcmp(replay.banks[b].values[i], pcrs.digest[i], 32) != 0)
+                        return snprintf(why, n, "event log %s does not replay to the TPM's PCR %u (sha256)",
+                                        path, i),
+                               -EKEYREJECTED;
+        if (policy_has_snp(pol)) {
+                struct tpm_blob blob = {};
+
+                r = tpm_nv_read(t, TPM_AZURE_HCL_REPORT_NV, &blob, &err);
+                if (r >= 0) {
+                        r = hcl_report_parse(blob.data, blob.size, ret_hcl, &err);
+                        tpm_blob_done(&blob);
+                }
+                if (r < 0)
+                        return snprintf(why, n, "HCL report (vTPM NV 0x01400001): %s",
+                                        cvm_error_message(&err, r)),
+                               r;
+        }
+        if (policy_has_ima(pol)) {
+                r = read_file(DEFAULT_IMA, IMA_MAX, ret_ima, ret_ima_size, &err);
+                if (r < 0)
+                        return snprintf(why, n, "IMA log: %s", cvm_error_message(&err, r)), r;
+        }
+        return 0;
+}
+
+/* [Unlock] LocalPolicy=: EXIT_OK to go on (match, or mismatch in warn mode), else the exit code. */
+static int check_local_policy(const struct config *cfg, const struct unlock_ops_settings *s)
+{
+        _cleanup_(policy_freep) struct policy *pol = NULL;
+        _cleanup_(policy_result_freep) struct policy_result *res = NULL;
+        _cleanup_free_ uint8_t *text = NULL, *ima = NULL;
+        struct eventlog *log = NULL;
+        struct hcl_report *hcl = NULL;
+        const char *path = config_get_string(cfg, CONFIG_UNLOCK_LOCAL_POLICY);
+        const char *mode_s = config_get_string(cfg, CONFIG_UNLOCK_POLICY_MODE);
+        enum policy_mode mode = POLICY_MODE_ENFORCE;
+        struct cvm_error err = {};
+        char why[CVM_ERROR_MAX];
+        size_t size = 0, ima_size = 0;
+        int r, ret;
+
+        if (!path)
+                return EXIT_OK;
+        if (mode_s && policy_mode_from_string(mode_s, &mode) < 0)
+                mode = POLICY_MODE_ENFORCE;
+        r = read_file(path, POLICY_MAX_SIZE, &text, &size, &err);
+        if (r < 0)
+                return cli_fail(path, &err, r);
+        r = policy_parse((const char *)text, size, &pol, &err);
+        if (r < 0) {
+                fprintf(stderr, "cvm-agent: %s: %s\n", path, cvm_error_message(&err, r));
+                return r == -ENOMEM ? EXIT_INTERNAL : EXIT_CONFIG;
+        }
+        r = local_evidence(pol, s, &log, &hcl, &ima, &ima_size, why, sizeof(why));
+        if (r >= 0) {
+                struct policy_evidence ev = {
+                        .log = log, .snp = hcl ? &hcl->snp : NULL, .ima_log = ima, .ima_log_size = ima_size};
+
+                r = policy_appraise(pol, &ev, &res, &err);
+                if (r < 0)
+                        snprintf(why, sizeof(why), "appraisal: %s", cvm_error_message(&err, r));
+                else if (!policy_result_ok(res))
+                        describe_mismatch(res, why, sizeof(why));
+        }
+        eventlog_free(log);
+        hcl_report_free(hcl);
+        if (r == -ENOMEM)
+                return EXIT_INTERNAL;
+        if (r >= 0 && policy_result_ok(res))
+                return EXIT_OK;
+        /* Evidence that cannot be appraised counts as a mismatch: the policy cannot vouch for it. */
+        ret = r >= 0 && policy_result_allows(res, mode) ? EXIT_OK
+              : mode == POLICY_MODE_WARN                ? EXIT_OK
+                                                        : EXIT_POLICY_MISMATCH;
+        if (ret == EXIT_OK)
+                fprintf(stderr, "cvm-agent: warning: local policy %s (PolicyMode=warn): %s\n", path, why);
+        else
+                fprintf(stderr, "cvm-agent: unlock refused by local policy %s: %s\n", path, why);
+        return ret;
+}
+
+/* ---- main ------------------------------------------------------------------------------------- */
+
+static int load_settings(const struct config **ret_cfg, struct unlock_ops_settings *s)
+{
+        const struct config *cfg;
+        int r;
+
+        r = cli_config(&cfg);
+        if (r == EXIT_OK)
+                r = cli_tcti(&s->tcti);
+        if (r != EXIT_OK)
+                return r;
+        s->ca_file = config_get_string(cfg, CONFIG_NETWORK_CA_FILE);
+        s->eventlog = config_get_string(cfg, CONFIG_TPM_EVENT_LOG);
+        s->imds = config_get_string(cfg, CONFIG_AZURE_IMDS);
+        s->kv_root = config_get_string(cfg, CONFIG_AZURE_RELEASE_ROOTS);
+        s->vault_hosts = config_get_string(cfg, CONFIG_AZURE_VAULT_HOSTS);
+        *ret_cfg = cfg;
+        return EXIT_OK;
 }
 
 int cmd_unlock(int argc, char *argv[])
@@ -477,19 +640,43 @@ int cmd_unlock(int argc, char *argv[])
         struct unlock_args a = {};
         struct volume_result vols[MAX_VOLUMES] = {};
         struct unlock_ctx u = {};
-        size_t n = 0;
+        struct unlock_ops ops = {};
+        const struct config *cfg = NULL;
+        const char *uuids[MAX_VOLUMES];
+        struct cvm_error err = {};
+        size_t n = 0, n_measure = 0;
+        bool measured = false;
+        unsigned pcr;
         char why[128];
         int r, ret = EXIT_OK, out;
 
         r = parse_args(argc, argv, &a);
         if (r != 0)
                 return r < 0 ? EXIT_OK : r;
+        r = load_settings(&cfg, &ops.settings);
+        if (r != EXIT_OK)
+                return r;
+        pcr = (unsigned)config_get_uint(cfg, CONFIG_UNLOCK_PCR_EXTEND);
+        if (!a.deadline_s)
+                a.deadline_s = (unsigned)(config_get_usec(cfg, CONFIG_UNLOCK_DEADLINE) / USEC_PER_SEC);
 
-        if (!a.released_key && rescue_boot(why, sizeof(why))) {
-                fprintf(stderr,
-                        "cvm-agent: unlock refused: rescue or emergency boot (%s); use the passphrase\n",
-                        why);
-                return EXIT_POLICY_MISMATCH;
+        if (!a.released_key) {
+                /* Local guards, before any network traffic. */
+                if (unlock_ops_rescue_boot(getenv("CVM_AGENT_PROC_CMDLINE"), why, sizeof(why))) {
+                        fprintf(stderr,
+                                "cvm-agent: unlock refused: rescue or emergency boot (%s); use the "
+                                "passphrase\n",
+                                why);
+                        return EXIT_POLICY_MISMATCH;
+                }
+                r = unlock_ops_pcr_guard(ops.settings.tcti, pcr, &err);
+                if (r < 0) {
+                        fprintf(stderr, "cvm-agent: unlock refused: %s\n", cvm_error_message(&err, r));
+                        return r == -EPERM ? EXIT_POLICY_MISMATCH : r == -ENOMEM ? EXIT_INTERNAL : EXIT_TPM;
+                }
+                r = check_local_policy(cfg, &ops.settings);
+                if (r != EXIT_OK)
+                        return r;
         }
 
         if (a.all) {
@@ -514,8 +701,8 @@ int cmd_unlock(int argc, char *argv[])
                 n = 1;
         }
 
-        u.backends = a.released_key ? file_backends : cli_backends;
-        u.userdata = (void *)a.released_key;
+        u.backends = a.released_key ? file_backends : unlock_ops_backends;
+        u.userdata = a.released_key ? (void *)a.released_key : (void *)&ops;
         u.deadline_usec = unlock_now_usec() + (uint64_t)a.deadline_s * 1000000u;
         for (size_t i = 0; i < n; i++) {
                 if (a.all && !has_cvm_token(vols[i].device)) {
@@ -525,8 +712,25 @@ int cmd_unlock(int argc, char *argv[])
                 r = unlock_volume(&a, &u, &vols[i]);
                 if (r != EXIT_OK && ret == EXIT_OK)
                         ret = r;
+                if (r == EXIT_OK && !a.test && !a.released_key)
+                        uuids[n_measure++] = vols[i].uuid;
         }
-        out = print_results(&a, vols, n, &u);
+        /* Sessions hold the TPM; measure after they are gone (a simulator serves one connection). */
+        unlock_ctx_done(&u);
+        if (n_measure > 0) {
+                r = unlock_ops_measure(ops.settings.tcti, pcr, uuids, n_measure, &err);
+                if (r < 0) {
+                        fprintf(stderr, "cvm-agent: volumes opened but not measured into PCR %u: %s\n", pcr,
+                                cvm_error_message(&err, r));
+                        if (ret == EXIT_OK)
+                                ret = EXIT_TPM;
+                } else {
+                        measured = true;
+                        for (size_t i = 0; i < n; i++)
+                                vols[i].measured = !vols[i].skipped && !vols[i].stage;
+                }
+        }
+        out = print_results(&a, vols, n, &u, measured, pcr);
         if (ret == EXIT_OK)
                 ret = out;
 finish:

@@ -27,8 +27,3 @@ int luks_cli_fail(const char *what, const struct cvm_error *err, int r);
  * Return: EXIT_OK or an exit code after printing the error.
  */
 int luks_cli_read_passphrase(const char *cmd, const char *key_file, char **ret, size_t *ret_size);
-
-struct backend_ops;
-
-/* NULL-terminated table of the attestation backends compiled into the binary (backends.c). */
-extern const struct backend_ops *const cli_backends[];

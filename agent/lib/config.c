@@ -49,6 +49,16 @@ static const struct config_schema schema[_CONFIG_KEY_MAX] = {
                                               "time between two attestations to the verifier; 0: never"},
         [CONFIG_MONITOR_IMA] = {"Monitor", "IMA", CONFIG_TYPE_BOOL, "yes", 0, 0, NULL,
                                 "replay the IMA log against PCR 10 at each check"},
+        [CONFIG_TPM_EVENT_LOG] = {"TPM", "EventLog", CONFIG_TYPE_PATH, NULL, 0, 0, NULL,
+                                  "TCG measured-boot log; unset: securityfs binary_bios_measurements"},
+        [CONFIG_AZURE_IMDS] = {"Azure", "IMDS", CONFIG_TYPE_STRING, "http://169.254.169.254", 0, 0, NULL,
+                               "Azure Instance Metadata Service (THIM certificates, managed identity)"},
+        [CONFIG_AZURE_RELEASE_ROOTS] = {"Azure", "ReleaseRoots", CONFIG_TYPE_PATH, NULL, 0, 0, NULL,
+                                        "PEM roots trusted for Key Vault release signatures; unset: the "
+                                        "system bundle"},
+        [CONFIG_AZURE_VAULT_HOSTS] = {"Azure", "VaultHosts", CONFIG_TYPE_STRING, NULL, 0, 0, NULL,
+                                      "extra Key Vault hosts (host[:port], space-separated) that may "
+                                      "receive credentials"},
 };
 
 /* The effective value of one setting. */

@@ -38,15 +38,20 @@
 #define USEC_PER_MSEC        1000ull
 #define USEC_PER_SEC         1000000ull
 
-/* Every known setting. Append new ones before _CONFIG_KEY_MAX (and to the schema table). */
+/* Every known setting, in the order `cvm-agent config` shows them (grouped by section); add new
+ * ones to the schema table too. */
 enum config_key {
         CONFIG_TPM_TCTI,
+        CONFIG_TPM_EVENT_LOG,
         CONFIG_UNLOCK_DEADLINE,
         CONFIG_UNLOCK_PCR_EXTEND,
         CONFIG_UNLOCK_LOCAL_POLICY,
         CONFIG_UNLOCK_POLICY_MODE,
         CONFIG_NETWORK_CA_FILE,
         CONFIG_NETWORK_CONNECT_TIMEOUT,
+        CONFIG_AZURE_IMDS,
+        CONFIG_AZURE_RELEASE_ROOTS,
+        CONFIG_AZURE_VAULT_HOSTS,
         CONFIG_MONITOR_INTERVAL,
         CONFIG_MONITOR_JITTER,
         CONFIG_MONITOR_STATE_DIRECTORY,

@@ -8,11 +8,24 @@
  * the same strict allowlist as the CLI; libcryptsetup's own loaded copy of the metadata (the
  * one it will activate with, crypt_dump_json()) must be identical to the validated one, so a
  * header swapped between libcryptsetup's load and our read is refused; then the key flow of
- * unlock.h runs with the backends built into this plugin. No backend is built in yet, so open()
- * currently ends with -EAGAIN ("service absent"), which makes cryptsetup and systemd-cryptsetup
- * fall back to the passphrase. Rejections return -ENOENT ("no usable token").
+ * unlock.h runs with the same attestation backends as `cvm-agent unlock` (unlock-ops.h: Azure
+ * MAA + Key Vault, Trustee KBS), configured from cvm-agent.conf(5) ($CVM_AGENT_CONFIG overrides
+ * the path, $CVM_AGENT_TCTI the TCTI, as for the CLI).
  *
- * Logging only through crypt_logf(); no global state, no stdout, no exit(); usrptr is ignored.
+ * Before any network traffic the local guards run: a rescue/emergency boot or a PCR [Unlock]
+ * PCRExtend= that left its initial state refuses (-ENOENT: "not usable now"). The plugin does not
+ * measure the volume (it cannot know whether the activation that follows succeeds, and every
+ * volume is a separate process): use crypttab's tpm2-measure-pcr= or `cvm-agent unlock`, which
+ * measures. [Unlock] LocalPolicy= is appraised by `cvm-agent unlock` only.
+ *
+ * Return codes, chosen so cryptsetup and systemd-cryptsetup fall back to the passphrase prompt:
+ * -EAGAIN the verifier or key broker refused or could not be reached (service absent);
+ * -EPERM the released key does not unwrap this token's secret; -ENOENT a rejected header, a
+ * token that is not ours or not enrolled, a refusing local guard or an unusable configuration.
+ *
+ * Logging only through crypt_logf(): reasons for a refusal at CRYPT_LOG_NORMAL (systemd-cryptsetup
+ * logs them at info; cryptsetup 2.6 drops CRYPT_LOG_ERROR from token handlers), the rest at
+ * CRYPT_LOG_DEBUG; never a secret. No global state, no stdout, no exit(); usrptr is ignored.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,14 +35,14 @@
 #include <openssl/crypto.h>
 
 #include "cleanup.h"
+#include "config.h"
 #include "luks.h"
 #include "lukstoken.h"
+#include "unlock-ops.h"
 #include "unlock.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
-/* The backends compiled into the plugin (none yet: see the file comment). */
-static const struct backend_ops *const plugin_backends[] = {NULL};
+#define EXPORT         __attribute__((visibility("default")))
+#define DEFAULT_CONFIG CVM_AGENT_SYSCONFDIR "/cvm-agent/cvm-agent.conf"
 
 EXPORT const char *cryptsetup_token_version(void);
 EXPORT int cryptsetup_token_validate(struct crypt_device *cd, const char *json);
@@ -119,13 +132,40 @@ static int validate_loaded_header(struct crypt_device *cd, struct luks2hdr **ret
         return 0;
 }
 
+/* The settings `cvm-agent unlock` would use: the configuration file, then $CVM_AGENT_TCTI. */
+static int load_config(struct crypt_device *cd, struct config **ret)
+{
+        struct config *c = NULL;
+        struct cvm_error err = {};
+        const char *path = getenv("CVM_AGENT_CONFIG"), *tcti = getenv("CVM_AGENT_TCTI");
+        int r;
+
+        r = config_new(&c);
+        if (r >= 0)
+                r = config_load(c, path && *path ? path : DEFAULT_CONFIG, !(path && *path), &err);
+        if (r >= 0 && tcti && *tcti)
+                r = config_set(c, CONFIG_TPM_TCTI, tcti, "environment CVM_AGENT_TCTI", &err);
+        if (r < 0) {
+                crypt_logf(cd, CRYPT_LOG_NORMAL, "cvm-agent: configuration: %s\n",
+                           cvm_error_message(&err, r));
+                config_free(c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
 int cryptsetup_token_open_pin(struct crypt_device *cd, int token, const char *pin, size_t pin_size,
                               char **buffer, size_t *buffer_len, void *usrptr)
 {
         _cleanup_(luks2hdr_freep) struct luks2hdr *h = NULL;
-        struct unlock_ctx u = {.backends = plugin_backends};
+        struct config *cfg = NULL;
+        struct unlock_ops ops = {};
+        struct unlock_ctx u = {.backends = unlock_ops_backends, .userdata = &ops};
         struct cvm_error err = {};
         uint8_t secret[LUKSTOKEN_SECRET_SIZE];
+        char why[128];
+        unsigned pcr;
         char *pass;
         int r;
 
@@ -142,10 +182,35 @@ int cryptsetup_token_open_pin(struct crypt_device *cd, int token, const char *pi
                            token);
                 return -ENOENT;
         }
+        if (unlock_ops_rescue_boot(getenv("CVM_AGENT_PROC_CMDLINE"), why, sizeof(why))) {
+                crypt_logf(cd, CRYPT_LOG_NORMAL,
+                           "cvm-agent: no automatic unlock in a rescue or emergency boot (%s)\n", why);
+                return -ENOENT;
+        }
+        if (load_config(cd, &cfg) < 0)
+                return -ENOENT;
+        ops.settings = (struct unlock_ops_settings){
+                .tcti = config_get_string(cfg, CONFIG_TPM_TCTI),
+                .ca_file = config_get_string(cfg, CONFIG_NETWORK_CA_FILE),
+                .kv_root = config_get_string(cfg, CONFIG_AZURE_RELEASE_ROOTS),
+                .eventlog = config_get_string(cfg, CONFIG_TPM_EVENT_LOG),
+                .imds = config_get_string(cfg, CONFIG_AZURE_IMDS),
+                .vault_hosts = config_get_string(cfg, CONFIG_AZURE_VAULT_HOSTS),
+        };
+        pcr = (unsigned)config_get_uint(cfg, CONFIG_UNLOCK_PCR_EXTEND);
+        u.deadline_usec = unlock_now_usec() + config_get_usec(cfg, CONFIG_UNLOCK_DEADLINE);
+        r = unlock_ops_pcr_guard(ops.settings.tcti, pcr, &err);
+        if (r < 0) {
+                crypt_logf(cd, CRYPT_LOG_NORMAL, "cvm-agent: no automatic unlock: %s\n",
+                           cvm_error_message(&err, r));
+                config_free(cfg);
+                return r == -EPERM ? -ENOENT : -EAGAIN;
+        }
         r = unlock_acquire_secret(&u, h, token, secret, &err);
         unlock_ctx_done(&u);
+        config_free(cfg);
         if (r < 0) {
-                crypt_logf(cd, CRYPT_LOG_DEBUG, "cvm-agent: token %d: %s failed: %s", token,
+                crypt_logf(cd, CRYPT_LOG_NORMAL, "cvm-agent: token %d: %s failed: %s\n", token,
                            unlock_stage_name(u.stage), cvm_error_message(&err, r));
                 OPENSSL_cleanse(secret, sizeof(secret));
                 /* Service absent or refused: the host falls back to the passphrase prompt. */

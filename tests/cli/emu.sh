@@ -9,7 +9,7 @@
 #   emu_stop_all                kill every emulator started (call from the EXIT trap)
 
 EMU_PIDS=
-EMU_DIR=$(cd "$(dirname "$0")/../emulators" && pwd)
+EMU_DIR=${EMU_DIR:-$(cd "$(dirname "$0")/../emulators" && pwd)}
 EMU_PYTHON=${CVM_PYTHON:-python3}
 
 emu_require() {

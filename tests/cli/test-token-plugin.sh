@@ -3,8 +3,9 @@
 # The token plugin through the real cryptsetup binary (2.6.1: no --external-tokens-path, so a
 # test-only LD_PRELOAD shim redirects the plugin dlopen() to the build directory): dump shows
 # our fields, import runs our validate(), open --token-only runs our open() — which refuses a
-# hostile header and, with no backend built in yet, reports the service as absent so cryptsetup
-# falls back — and the recovery passphrase keeps working.
+# hostile header and, when the attestation cannot run (no TPM here), reports the service as absent
+# so cryptsetup falls back — and the recovery passphrase keeps working. The attested success path
+# through the plugin is in test-unlock-e2e.sh.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -40,10 +41,13 @@ grep -q '"ct"' "$OUT" && fail "dump shows the wrapped secret"
 printf '%s' '{"type":"cvm-agent","keyslots":["0"],"version":1,"backend":"trustee"}' >"$TMP/bad.json"
 expect_rc 1 cs token import --json-file "$TMP/bad.json" "$IMG"
 
-# open --token-only runs open(): no backend in the plugin yet -> cryptsetup gives up cleanly.
+# open --token-only runs open(): no TPM reachable -> the PCR guard cannot run -> cryptsetup gives
+# up cleanly.
+printf '[TPM]\nTCTI=swtpm:host=127.0.0.1,port=1\n' >"$TMP/conf"
+export CVM_AGENT_CONFIG="$TMP/conf"
 expect_rc 1 cs open --test-passphrase --token-only --debug "$IMG"
 grep -q 'Token handler cvm-agent-1.0 cvm-agent' "$OUT" || fail "plugin not loaded: $(grep -i token "$OUT" | head -5)"
-grep -q 'no "trustee" attestation backend' "$OUT" || fail "open() reason missing"
+grep -q 'cvm-agent: no automatic unlock: PCR guard: ' "$OUT" || fail "open() reason missing"
 grep -q 'open failed with -11' "$OUT" || fail "open() must return -EAGAIN"
 # ...and the passphrase still works with the plugin loaded.
 expect_rc 0 cs open --test-passphrase --key-file "$TMP/pass" "$IMG"

@@ -59,10 +59,11 @@ expect_rc 4 "$A" unlock --test "$TMP/a.img" --released-key "$TMP/other.bin" --js
 json_eq '.volumes[0].stage' unwrap
 json_eq '.volumes[0].exit' 4
 
-# No backend built in: exit 7 naming the backend.
-expect_rc 7 "$A" unlock --test "$TMP/a.img"
+# Attested unlock without a reachable TPM: the PCR guard refuses before any network traffic
+# (the attested path itself is tested in test-unlock-e2e.sh).
+CVM_AGENT_TCTI=swtpm:host=127.0.0.1,port=1 expect_rc 6 "$A" unlock --test "$TMP/a.img"
 one_line_error
-grep -q 'no "trustee" attestation backend' "$ERR" || fail "reason: $(cat "$ERR")"
+grep -q 'unlock refused: PCR guard: ' "$ERR" || fail "reason: $(cat "$ERR")"
 
 # Not enrolled / not LUKS / missing.
 expect_rc 10 "$A" unlock --test "$TMP/plain.img" --released-key "$TMP/res.bin"

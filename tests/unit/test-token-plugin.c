@@ -4,7 +4,9 @@
  * CRYPTSETUP_TOKEN_1.0 symbols; registered with crypt_token_register() (cryptsetup 2.6 has no
  * way to point external-token loading elsewhere), libcryptsetup runs its validate() on every
  * token write, its dump() in crypt_dump(), and its open() in crypt_activate_by_token(), which
- * refuses hostile or swapped headers and otherwise reports the missing backend with -EAGAIN.
+ * refuses hostile or swapped headers and otherwise, with no TPM reachable for the local PCR guard,
+ * reports the service as absent with -EAGAIN (the attested success path is tested through
+ * cryptsetup in tests/cli/test-unlock-e2e.sh).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -126,12 +128,13 @@ static void test_in_libcryptsetup(void **state)
         assert_non_null(strstr(logbuf, "resource:   default/cvm-agent/disk0"));
         assert_null(strstr(logbuf, "\"ct\""));
 
-        /* open(): a valid header but no backend in the plugin: "service absent". */
+        /* open(): a valid header but no TPM for the PCR guard: "service absent". */
         logbuf[0] = '\0';
+        assert_int_equal(setenv("CVM_AGENT_TCTI", "swtpm:host=127.0.0.1,port=1", 1), 0);
         crypt_set_debug_level(CRYPT_DEBUG_ALL);
         assert_int_equal(crypt_activate_by_token(cd, NULL, res.token, NULL, 0), -EAGAIN);
         crypt_set_debug_level(CRYPT_DEBUG_NONE);
-        assert_non_null(strstr(logbuf, "no \"trustee\" attestation backend"));
+        assert_non_null(strstr(logbuf, "cvm-agent: no automatic unlock: PCR guard: "));
         assert_true(crypt_activate_by_token_pin(cd, NULL, NULL, res.token, "1234", 4, NULL, 0) < 0);
         assert_int_equal(handler.open(cd, 5, &buf, &len, NULL), -ENOENT);
 
