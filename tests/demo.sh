@@ -128,13 +128,13 @@ echo " measures it into PCR 15, after which no further automatic release happens
 cryptsetup open --test-passphrase --key-file "$WORK/recovery" "$WORK/disk.img" ||
         verdict_fail "the recovery passphrase no longer opens the volume"
 echo "the recovery passphrase still opens the volume"
-if "$AGENT" --help 2>/dev/null | grep -q '^ *status '; then
-        "$AGENT" status || true
-else
-        echo "(cvm-agent status: the daemon's status command is not in this build yet; skipped)"
-fi
 
-step "8. A tampered boot gets no key: the measured-boot log no longer matches the quoted PCRs"
+step "8. The integrity daemon's view: one check (quote with a fresh nonce, log replay), then status"
+CVM_AGENT_LOG=stderr "$AGENT" monitor --once --state-dir "$WORK/state" --eventlog "$WORK/eventlog.bin" ||
+        verdict_fail "the integrity check"
+"$AGENT" status --state-dir "$WORK/state" || verdict_fail "status"
+
+step "9. A tampered boot gets no key: the measured-boot log no longer matches the quoted PCRs"
 head -c 600 "$WORK/eventlog.bin" >"$WORK/tampered.bin"
 sed "s|^EventLog=.*|EventLog=$WORK/tampered.bin|" "$WORK/cvm-agent.conf" >"$WORK/tampered.conf"
 set +e
@@ -145,7 +145,7 @@ set -e
 echo "(refused by the verifier: exit code 7, no key released)"
 emu_stop_all
 
-step "9. Tampering is caught locally too: a vTPM whose PCRs do not match the measured-boot log"
+step "10. Tampering is caught locally too: a vTPM whose PCRs do not match the measured-boot log"
 swtpm_stop
 swtpm_start "$WORK/tpm-bad" || verdict_fail "starting the second swtpm"
 export CVM_AGENT_TCTI="$SWTPM_TCTI"
