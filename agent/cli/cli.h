@@ -14,27 +14,27 @@
  */
 enum cvm_exit {
         EXIT_OK = 0,
-        EXIT_INTERNAL = 1,        /* out of memory, unexpected library failure */
-        EXIT_USAGE = 2,           /* bad command line */
-        EXIT_EVIDENCE = 3,        /* malformed, truncated or unsupported evidence */
-        EXIT_VERIFY_FAILED = 4,   /* well-formed evidence that failed a check (signature, chain, digest,
+        EXIT_INTERNAL = 1,      /* out of memory, unexpected library failure */
+        EXIT_USAGE = 2,         /* bad command line */
+        EXIT_EVIDENCE = 3,      /* malformed, truncated or unsupported evidence */
+        EXIT_VERIFY_FAILED = 4, /* well-formed evidence that failed a check (signature, chain, digest,
                                      nonce, binding) */
-        EXIT_IO = 5,              /* a file or device could not be read or written */
-        EXIT_TPM = 6,             /* the TPM refused or failed a command */
+        EXIT_IO = 5,            /* a file or device could not be read or written */
+        EXIT_TPM = 6,           /* the TPM refused or failed a command */
         EXIT_VERIFIER_REFUSED = 7,
-        EXIT_UNREACHABLE = 8,     /* network unreachable or timed out */
+        EXIT_UNREACHABLE = 8, /* network unreachable or timed out */
         EXIT_POLICY_MISMATCH = 9,
         EXIT_HEADER_REJECTED = 10,
-        EXIT_CONFIG = 11,         /* invalid configuration or policy file (the message names the JSON path) */
-        EXIT_DEGRADED = 12,       /* monitor/status: integrity state "degraded" (a check could not run) */
-        EXIT_VIOLATED = 13,       /* monitor/status: integrity state "violated" (a finding) */
+        EXIT_CONFIG = 11,   /* invalid configuration or policy file (the message names the JSON path) */
+        EXIT_DEGRADED = 12, /* monitor/status: integrity state "degraded" (a check could not run) */
+        EXIT_VIOLATED = 13, /* monitor/status: integrity state "violated" (a finding) */
 };
 
 /* Global options parsed by main() before the subcommand runs. */
 struct cli_globals {
-        const char *tcti;       /* --tcti or $CVM_AGENT_TCTI; NULL: configuration default */
-        const char *config;     /* --config FILE; NULL: /etc/cvm-agent/cvm-agent.conf */
-        bool tcti_from_option;  /* tcti came from --tcti, not from the environment */
+        const char *tcti;      /* --tcti or $CVM_AGENT_TCTI; NULL: configuration default */
+        const char *config;    /* --config FILE; NULL: /etc/cvm-agent/cvm-agent.conf */
+        bool tcti_from_option; /* tcti came from --tcti, not from the environment */
 };
 extern struct cli_globals cli_globals;
 

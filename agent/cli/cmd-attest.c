@@ -294,12 +294,14 @@ static const char *token_signature_state(struct backend *b, json_object *cfg)
 {
         if (strcmp(backend_type(b), "trustee") != 0)
                 return "valid";
-        if (json_object_object_get_ex(cfg, "token_cert", NULL) || json_object_object_get_ex(cfg, "token_jwks", NULL))
+        if (json_object_object_get_ex(cfg, "token_cert", NULL) ||
+            json_object_object_get_ex(cfg, "token_jwks", NULL))
                 return "valid";
         return "unchecked";
 }
 
-static void print_text(struct backend *b, const char *token_signature, json_object *claims, json_object *releases)
+static void print_text(struct backend *b, const char *token_signature, json_object *claims,
+                       json_object *releases)
 {
         const char *s;
 
@@ -307,7 +309,8 @@ static void print_text(struct backend *b, const char *token_signature, json_obje
         if (strcmp(token_signature, "valid") == 0)
                 printf("Result:            attested, token verified\n");
         else
-                printf("Result:            attested; token signature unchecked (no token_cert/token_jwks configured)\n");
+                printf("Result:            attested; token signature unchecked (no token_cert/token_jwks "
+                       "configured)\n");
         if ((s = claim_string(claims, "iss", NULL)))
                 printf("Issuer:            %s\n", s);
         if ((s = claim_string(claims, "x-ms-isolation-tee", "x-ms-attestation-type")))

@@ -15,49 +15,50 @@ struct command {
 };
 
 static const struct command commands[] = {
-        { "eventlog", cmd_eventlog, "eventlog [--json] [FILE]             decode and replay a TCG event log" },
-        { "ima", cmd_ima, "ima [--json] [FILE]                  decode, verify and replay an IMA log" },
-        { "report", cmd_report,
-          "report [--json] [--vcek F] [--chain F] [--at TIME] FILE\n"
-          "                                        decode and verify an SNP or Azure HCL report" },
-        { "quote", cmd_quote,
-          "quote [--json] --ak F [--pcrs F] [--nonce HEX] QUOTE SIG\n"
-          "                                        verify a TPM2 quote" },
-        { "token", cmd_token,
-          "token [--json] [--jwks F | --trust PEM] [--issuer URL] [--at TIME] FILE\n"
-          "                                        verify a JWT/JWS offline (MAA token, Key Vault release)" },
-        { "evidence", cmd_evidence,
-          "evidence [--json] [--nonce HEX] [--eventlog F] [--pcrs LIST]\n"
-          "                                        gather the TPM evidence and check it locally" },
-        { "policy", cmd_policy,
-          "policy generate|check|add-boot-entry [OPTIONS]\n"
-          "                                        reference policy from a boot / explain a mismatch" },
-        { "enroll", cmd_enroll,
-          "enroll DEVICE --backend azure|trustee [OPTIONS]\n"
-          "                                        add a cvm-agent keyslot and token to a LUKS2 volume" },
-        { "unenroll", cmd_unenroll, "unenroll [--token N] DEVICE          remove the cvm-agent enrollment" },
-        { "list", cmd_list, "list [--json] DEVICE                 keyslots, tokens and header validation" },
-        { "unlock", cmd_unlock,
-          "unlock [--test] DEVICE NAME | --all  validate the header, attest, release the key, open\n"
-          "                                        the volume from the validated header copy" },
-        { "attest", cmd_attest,
-          "attest [--json] [--config-json F | --maa URL ... | --kbs URL ...] [--release[=REF]]\n"
-          "                                        attest with MAA or a Trustee KBS; print the verified claims" },
-        { "config", cmd_config, "config [--json]                      show the effective configuration and its sources" },
-        { "monitor", cmd_monitor,
-          "monitor [--interval S] [--state-dir DIR] [OPTIONS]\n"
-          "                                        the integrity daemon (cvm-agent.service)" },
-        { "status", cmd_status, "status [--json] [--state-dir DIR]    what the integrity daemon last saw" },
+        {"eventlog", cmd_eventlog, "eventlog [--json] [FILE]             decode and replay a TCG event log"},
+        {"ima", cmd_ima, "ima [--json] [FILE]                  decode, verify and replay an IMA log"},
+        {"report", cmd_report,
+         "report [--json] [--vcek F] [--chain F] [--at TIME] FILE\n"
+         "                                        decode and verify an SNP or Azure HCL report"},
+        {"quote", cmd_quote,
+         "quote [--json] --ak F [--pcrs F] [--nonce HEX] QUOTE SIG\n"
+         "                                        verify a TPM2 quote"},
+        {"token", cmd_token,
+         "token [--json] [--jwks F | --trust PEM] [--issuer URL] [--at TIME] FILE\n"
+         "                                        verify a JWT/JWS offline (MAA token, Key Vault release)"},
+        {"evidence", cmd_evidence,
+         "evidence [--json] [--nonce HEX] [--eventlog F] [--pcrs LIST]\n"
+         "                                        gather the TPM evidence and check it locally"},
+        {"policy", cmd_policy,
+         "policy generate|check|add-boot-entry [OPTIONS]\n"
+         "                                        reference policy from a boot / explain a mismatch"},
+        {"enroll", cmd_enroll,
+         "enroll DEVICE --backend azure|trustee [OPTIONS]\n"
+         "                                        add a cvm-agent keyslot and token to a LUKS2 volume"},
+        {"unenroll", cmd_unenroll, "unenroll [--token N] DEVICE          remove the cvm-agent enrollment"},
+        {"list", cmd_list, "list [--json] DEVICE                 keyslots, tokens and header validation"},
+        {"unlock", cmd_unlock,
+         "unlock [--test] DEVICE NAME | --all  validate the header, attest, release the key, open\n"
+         "                                        the volume from the validated header copy"},
+        {"attest", cmd_attest,
+         "attest [--json] [--config-json F | --maa URL ... | --kbs URL ...] [--release[=REF]]\n"
+         "                                        attest with MAA or a Trustee KBS; print the verified "
+         "claims"},
+        {"config", cmd_config,
+         "config [--json]                      show the effective configuration and its sources"},
+        {"monitor", cmd_monitor,
+         "monitor [--interval S] [--state-dir DIR] [OPTIONS]\n"
+         "                                        the integrity daemon (cvm-agent.service)"},
+        {"status", cmd_status, "status [--json] [--state-dir DIR]    what the integrity daemon last saw"},
 };
 
 static void help(FILE *f)
 {
-        fprintf(f,
-                "Usage: cvm-agent [GLOBAL OPTIONS] COMMAND [ARGS]\n"
-                "\n"
-                "Confidential VM guest agent: inspects and verifies attestation evidence.\n"
-                "\n"
-                "Commands:\n");
+        fprintf(f, "Usage: cvm-agent [GLOBAL OPTIONS] COMMAND [ARGS]\n"
+                   "\n"
+                   "Confidential VM guest agent: inspects and verifies attestation evidence.\n"
+                   "\n"
+                   "Commands:\n");
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
                 fprintf(f, "  %s\n", commands[i].synopsis);
         fprintf(f,
@@ -79,10 +80,10 @@ int main(int argc, char *argv[])
 {
         enum { OPT_TCTI = 0x100, OPT_CONFIG, OPT_VERSION };
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, OPT_VERSION },
-                { "tcti", required_argument, NULL, OPT_TCTI },
-                { "config", required_argument, NULL, OPT_CONFIG },
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, OPT_VERSION},
+                {"tcti", required_argument, NULL, OPT_TCTI},
+                {"config", required_argument, NULL, OPT_CONFIG},
                 {},
         };
         int c;

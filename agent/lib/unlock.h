@@ -11,9 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "unlock-backend.h"
 #include "error.h"
 #include "luks2hdr.h"
+#include "unlock-backend.h"
 
 #define UNLOCK_MAX_SESSIONS 8
 
