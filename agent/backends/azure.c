@@ -54,7 +54,6 @@ static int azure_init(struct backend *b, json_object *cfg, struct cvm_error *err
                                               "ca_file", "kv_root", "hcl_refresh", NULL};
         const char *maa, *vk, *enc, *imds;
         struct azure *a;
-        size_t n;
         int r;
 
         r = backend_cfg_only(cfg, allowed, err);
@@ -91,11 +90,8 @@ static int azure_init(struct backend *b, json_object *cfg, struct cvm_error *err
         a->imds = strdup(imds ? imds : DEFAULT_IMDS);
         if (!a->maa || !a->enc || !a->imds || (vk && !(a->vault_key = strdup(vk))))
                 return -ENOMEM;
-        /* No trailing '/' so that paths can be appended. */
-        for (n = strlen(a->maa); n > 8 && a->maa[n - 1] == '/'; n--)
-                a->maa[n - 1] = '\0';
-        for (n = strlen(a->imds); n > 7 && a->imds[n - 1] == '/'; n--)
-                a->imds[n - 1] = '\0';
+        backend_url_trim(a->maa);
+        backend_url_trim(a->imds);
         return 0;
 }
 

@@ -45,6 +45,8 @@ int backend_cfg_only(json_object *cfg, const char *const *allowed, struct cvm_er
 /* "https://host[:port]" prefix of @url, checked; @ret_host (may be NULL) gets the host name. */
 int backend_url_check(const char *what, const char *url, bool allow_http, char **ret_host,
                       struct cvm_error *err);
+/* Drop trailing '/' from a checked base URL (never into its "scheme://") so paths can be appended. */
+void backend_url_trim(char *url);
 
 /* Record the failure class and the message "STAGE: cause" (cause = @e's message). Returns @r. */
 int backend_fail(struct backend *b, enum backend_failure f, int r, struct cvm_error *err, const char *stage,

@@ -57,6 +57,15 @@ int backend_cfg_only(json_object *cfg, const char *const *allowed, struct cvm_er
         return 0;
 }
 
+void backend_url_trim(char *url)
+{
+        const char *scheme = strstr(url, "://");
+        size_t min = scheme ? (size_t)(scheme - url) + 3 : 0;
+
+        for (size_t n = strlen(url); n > min && url[n - 1] == '/'; n--)
+                url[n - 1] = '\0';
+}
+
 int backend_url_check(const char *what, const char *url, bool allow_http, char **ret_host,
                       struct cvm_error *err)
 {

@@ -156,7 +156,6 @@ static int trustee_init(struct backend *b, json_object *cfg, struct cvm_error *e
                                               "token_cert", "token_jwks", NULL};
         const char *kbs, *res, *ev, *tk, *imds, *vcek, *tsm, *tcert, *tjwks;
         struct trustee *t;
-        size_t n;
         int r;
 
         r = backend_cfg_only(cfg, allowed, err);
@@ -206,10 +205,8 @@ static int trustee_init(struct backend *b, json_object *cfg, struct cvm_error *e
         r = token_keys_load(t, err);
         if (r < 0)
                 return r;
-        for (n = strlen(t->kbs); n > 8 && t->kbs[n - 1] == '/'; n--)
-                t->kbs[n - 1] = '\0';
-        for (n = strlen(t->imds); n > 7 && t->imds[n - 1] == '/'; n--)
-                t->imds[n - 1] = '\0';
+        backend_url_trim(t->kbs);
+        backend_url_trim(t->imds);
         return 0;
 }
 
