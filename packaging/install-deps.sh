@@ -6,6 +6,7 @@
 #          the initramfs generators, debootstrap): about 400 MB, so plain `make check` skips them.
 set -eu
 
+# clevis, clevis-luks, clevis-tpm2: the local-only baseline of tests/bench/bench-unlock.sh.
 PACKAGES="
 python3-cryptography
 build-essential pkg-config clang libclang-rt-14-dev llvm
@@ -13,6 +14,7 @@ libtss2-dev libcryptsetup-dev libsystemd-dev libssl-dev libcurl4-openssl-dev lib
 libcmocka-dev
 openssl jq xxd time man-db python3 jose
 swtpm swtpm-tools tpm2-tools ima-evm-utils cryptsetup-bin
+clevis clevis-luks clevis-tpm2
 "
 
 # tests/vm: QEMU (TCG) + OVMF + the Debian kernel; initramfs-tools (mkinitramfs, with busybox and

@@ -60,6 +60,9 @@ struct volume_result {
         int exit;
         bool skipped;
         bool measured;
+        /* Wall time per step (µs), for the latency budget: header validation, attest + release +
+         * unwrap (attestation only for the first volume of a verifier), keyslot check/activation. */
+        uint64_t header_us, secret_us, keyslot_us;
 };
 
 static void help(void)
@@ -278,10 +281,12 @@ static int unlock_volume(const struct unlock_args *a, struct unlock_ctx *u, stru
         const struct luks2hdr *h;
         struct cvm_error err = {};
         uint8_t secret[LUKSTOKEN_SECRET_SIZE];
+        uint64_t t0 = unlock_now_usec(), t1;
         int r, t, first;
 
         v->token = v->keyslot = -1;
         r = luks_volume_open(v->device, &vol, &err);
+        v->header_us = unlock_now_usec() - t0;
         if (r < 0)
                 return fail_with(v, "header", luks_cli_exit(r), &err, r);
         h = luks_volume_header(vol);
@@ -304,7 +309,9 @@ static int unlock_volume(const struct unlock_args *a, struct unlock_ctx *u, stru
                 v->keyslot = tok->keyslot;
                 v->backend = lukstoken_backend_name(tok->backend);
                 cvm_error_clear(&err);
+                t1 = unlock_now_usec();
                 r = unlock_acquire_secret(u, h, t, secret, &err);
+                v->secret_us += unlock_now_usec() - t1;
                 if (r < 0) {
                         switch (u->stage) {
                         case UNLOCK_STAGE_UNWRAP:
@@ -319,7 +326,9 @@ static int unlock_volume(const struct unlock_args *a, struct unlock_ctx *u, stru
                         }
                         continue;
                 }
+                t1 = unlock_now_usec();
                 r = luks_volume_activate(vol, a->test ? NULL : a->name, tok->keyslot, secret, 0, &err);
+                v->keyslot_us += unlock_now_usec() - t1;
                 OPENSSL_cleanse(secret, sizeof(secret));
                 if (r < 0) {
                         fail_with(v, a->test ? "keyslot" : "activate",
@@ -471,6 +480,20 @@ static int print_results(const struct unlock_args *a, const struct volume_result
                 if (ok && !v->skipped && !v->stage)
                         ok = json_object_object_add(e, "measured", json_object_new_boolean(v->measured)) ==
                              0;
+                if (ok && !v->skipped) {
+                        json_object *tm = json_object_new_object();
+
+                        ok = tm && json_object_object_add(e, "elapsed_us", tm) == 0;
+                        if (!ok)
+                                json_object_put(tm);
+                        ok = ok &&
+                             json_object_object_add(tm, "header",
+                                                    json_object_new_int64((int64_t)v->header_us)) == 0 &&
+                             json_object_object_add(tm, "secret",
+                                                    json_object_new_int64((int64_t)v->secret_us)) == 0 &&
+                             json_object_object_add(tm, "keyslot",
+                                                    json_object_new_int64((int64_t)v->keyslot_us)) == 0;
+                }
                 if (ok && v->stage)
                         ok = json_object_object_add(e, "stage", json_object_new_string(v->stage)) == 0 &&
                              json_object_object_add(e, "reason", json_object_new_string(v->reason)) == 0;

@@ -135,6 +135,7 @@ json_eq '.volumes[0].uuid' "$(cryptsetup luksUUID "$TMP/a.img")"
 json_eq '.attestations' 1
 json_eq '.measured' false
 json_eq '.pcr' 15
+json_eq '.volumes[0].elapsed_us | (.header >= 0 and .secret > 0 and .keyslot > 0)' true
 no_secret
 echo "attested unlock --test (RSA vault key) took $(($(date +%s) - t0)) s"
 expect_rc 0 U --test "$TMP/b.img"
