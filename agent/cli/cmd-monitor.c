@@ -38,6 +38,7 @@
 #include "canonjson.h"
 #include "cleanup.h"
 #include "cli.h"
+#include "config.h"
 #include "eventlog.h"
 #include "hashalg.h"
 #include "hcl.h"
@@ -76,6 +77,8 @@ struct options {
         uint64_t interval_usec, jitter_usec, hook_timeout_usec, reattest_usec, attest_deadline_usec;
         const char *state_dir, *policy, *eventlog, *ima_log, *metrics, *attest_config;
         bool ima_log_explicit;
+        bool ima; /* [Monitor] IMA=; an explicit --ima-log forces it on */
+        bool interval_set, state_dir_set, reattest_set; /* given on the command line */
         uint32_t boot_pcrs;
         uint16_t bank;
         uint32_t ak_handle;
@@ -594,9 +597,10 @@ static void check_attestation(struct ctx *c)
         uint64_t now = now_clock(CLOCK_MONOTONIC), expiry = 0;
         int r;
 
-        if (!c->attestor || now < c->next_attest_usec)
+        if (!c->attestor || c->next_attest_usec == UINT64_MAX || now < c->next_attest_usec)
                 return;
-        c->next_attest_usec = now + c->o.reattest_usec;
+        /* ReattestInterval=0: attest at the first check only, never refresh. */
+        c->next_attest_usec = c->o.reattest_usec ? now + c->o.reattest_usec : UINT64_MAX;
         r = c->attestor->attest(c->attestor->userdata, now + c->o.attest_deadline_usec, &expiry, &e);
         switch (monitor_attest_classify(r)) {
         case MONITOR_ATTEST_OK:
@@ -838,7 +842,7 @@ static int run_check(struct ctx *c)
         size_t log_size, cleared = 0;
         bool have_el = false, ima;
         int r, bank = -1;
-        char pcrs[96], line[256];
+        char pcrs[96], line[256], ima_text[48];
         enum monitor_state st;
 
         c->now_usec = now_clock(CLOCK_REALTIME);
@@ -869,7 +873,7 @@ static int run_check(struct ctx *c)
                 }
         }
 
-        ima = access(c->o.ima_log, F_OK) == 0;
+        ima = c->o.ima && access(c->o.ima_log, F_OK) == 0;
         if (!ima && c->o.ima_log_explicit)
                 report_simple(c, MONITOR_CLASS_UNAVAILABLE, MONITOR_SEVERITY_DEGRADED, c->o.ima_log,
                               "IMA log %s is missing", c->o.ima_log);
@@ -890,8 +894,12 @@ static int run_check(struct ctx *c)
         check_attestation(c);
 
         tpm_pcr_list_format(c->quote_mask, pcrs, sizeof(pcrs));
-        snprintf(line, sizeof(line), "quote %s:%s, event log %s, IMA %" PRIu64 " entries%s", c->h->name,
-                 pcrs, have_el ? "replayed" : "unavailable", c->st.ima_entries,
+        if (c->o.ima)
+                snprintf(ima_text, sizeof(ima_text), "IMA %" PRIu64 " entries", c->st.ima_entries);
+        else
+                snprintf(ima_text, sizeof(ima_text), "IMA not checked (IMA=no)");
+        snprintf(line, sizeof(line), "quote %s:%s, event log %s, %s%s", c->h->name, pcrs,
+                 have_el ? "replayed" : "unavailable", ima_text,
                  c->snp_baseline.present ? ", SNP report" : "");
         if (monitor_status_set_checked(&c->st, line) < 0)
                 return -ENOMEM;
@@ -1026,20 +1034,24 @@ static int run_daemon(struct ctx *c)
 
 static void help(void)
 {
-        printf("Usage: cvm-agent [--tcti SPEC] monitor [OPTIONS]\n"
+        printf("Usage: cvm-agent [--config FILE] [--tcti SPEC] monitor [OPTIONS]\n"
                "\n"
                "Integrity daemon: every interval, quote the PCRs with a fresh nonce, check that the\n"
                "boot-time PCRs did not change, that the TCG event log and the IMA log replay to them,\n"
                "appraise new IMA entries against the policy and watch the SNP report fields. Findings\n"
                "go to the journal, to sd_notify STATUS= and to STATE_DIR/status.json.\n"
                "\n"
+               "Defaults in brackets come from [Monitor] of the configuration file (--config FILE,\n"
+               "default " CLI_CONFIG_DEFAULT "); the options override them.\n"
+               "\n"
                "Options:\n"
-               "  --interval SECONDS   time between checks (default 60; fractions allowed, >= 0.01)\n"
-               "  --jitter SECONDS     random +/- offset of each interval (default: interval / 10)\n"
-               "  --state-dir DIR      where status.json is written (default " DEFAULT_STATE_DIR ")\n"
+               "  --interval SECONDS   time between checks [Interval=, 60]; fractions allowed, >= 0.01\n"
+               "  --jitter SECONDS     random +/- offset of each interval [Jitter=, interval / 10]\n"
+               "  --state-dir DIR      status.json goes there [StateDirectory=, " DEFAULT_STATE_DIR "]\n"
                "  --policy FILE        appraisal policy; its \"ima\" part appraises new IMA entries\n"
                "  --eventlog FILE      TCG event log (default " DEFAULT_EVENTLOG ")\n"
-               "  --ima-log FILE       IMA log (default " DEFAULT_IMA_LOG ")\n"
+               "  --ima-log FILE       IMA log (default " DEFAULT_IMA_LOG ");\n"
+               "                       checked unless IMA=no, which naming a file overrides\n"
                "  --pcrs LIST          boot-time PCRs to watch (default 0-7 plus those the event log "
                "extends)\n"
                "  --bank ALG           PCR bank, sha256 (default) or sha1\n"
@@ -1052,13 +1064,14 @@ static void help(void)
                "  --attest-config FILE re-attest with this verifier backend ({\"type\": "
                "\"azure\"|\"trustee\",\n"
                "                       ...} as for 'cvm-agent attest --config-json')\n"
-               "  --reattest-interval SECONDS  time between re-attestations (default 3600)\n"
+               "  --reattest-interval SECONDS  time between re-attestations [ReattestInterval=, 3600]\n"
                "  --attest-deadline SECONDS    bound on one re-attestation (default 60)\n"
                "  --once               one check, then exit with the state's exit code\n"
                "  -h, --help           this help\n"
                "\n"
                "Exit status: 0 healthy, 12 degraded, 13 violated (--once, or the state at SIGTERM is\n"
-               "not reflected: a clean stop exits 0), 2 usage, 5 I/O error, 11 invalid policy.\n"
+               "not reflected: a clean stop exits 0), 2 usage, 5 I/O error, 11 invalid policy\n"
+               "or configuration file.\n"
                "See cvm-agent-monitor(1).\n");
 }
 
@@ -1072,6 +1085,33 @@ static int parse_seconds(const char *opt, const char *s, double min, uint64_t *r
         if (errno != 0 || end == s || *end || d != d || d < min || d > 86400.0 * 365)
                 return cli_usage_error("monitor", "invalid %s '%s' (seconds, at least %g)", opt, s, min);
         *ret = (uint64_t)(d * 1e6 + 0.5);
+        return 0;
+}
+
+/*
+ * [Monitor] of cvm-agent.conf(5) supplies what the command line left unset. Jitter= counts only
+ * when a file sets it: its built-in default stands for "a tenth of the interval", which keeps
+ * --interval 0.2 without --jitter at a 0.02 s jitter. Return: 0, or the printed exit code.
+ */
+static int apply_config(struct options *o, bool jitter_set)
+{
+        const struct config *cfg;
+        int r;
+
+        r = cli_config(&cfg);
+        if (r != EXIT_OK)
+                return r;
+        if (!o->interval_set)
+                o->interval_usec = config_get_usec(cfg, CONFIG_MONITOR_INTERVAL);
+        if (!o->state_dir_set)
+                o->state_dir = config_get_string(cfg, CONFIG_MONITOR_STATE_DIRECTORY) ?: DEFAULT_STATE_DIR;
+        if (!o->reattest_set)
+                o->reattest_usec = config_get_usec(cfg, CONFIG_MONITOR_REATTEST_INTERVAL);
+        o->ima = o->ima_log_explicit || config_get_bool(cfg, CONFIG_MONITOR_IMA);
+        if (!jitter_set)
+                o->jitter_usec = strcmp(config_get_source(cfg, CONFIG_MONITOR_JITTER), "default") != 0
+                                         ? config_get_usec(cfg, CONFIG_MONITOR_JITTER)
+                                         : o->interval_usec / 10;
         return 0;
 }
 
@@ -1129,6 +1169,7 @@ static int parse_options(int argc, char *argv[], struct options *o)
                         r = parse_seconds("--interval", optarg, 0.01, &o->interval_usec);
                         if (r)
                                 return r;
+                        o->interval_set = true;
                         break;
                 case OPT_JITTER:
                         r = parse_seconds("--jitter", optarg, 0, &o->jitter_usec);
@@ -1143,6 +1184,7 @@ static int parse_options(int argc, char *argv[], struct options *o)
                         break;
                 case OPT_STATE_DIR:
                         o->state_dir = optarg;
+                        o->state_dir_set = true;
                         break;
                 case OPT_POLICY:
                         o->policy = optarg;
@@ -1194,6 +1236,7 @@ static int parse_options(int argc, char *argv[], struct options *o)
                         r = parse_seconds("--reattest-interval", optarg, 0.01, &o->reattest_usec);
                         if (r)
                                 return r;
+                        o->reattest_set = true;
                         break;
                 case OPT_ATTEST_DEADLINE:
                         r = parse_seconds("--attest-deadline", optarg, 0.1, &o->attest_deadline_usec);
@@ -1206,9 +1249,7 @@ static int parse_options(int argc, char *argv[], struct options *o)
         }
         if (optind < argc)
                 return cli_usage_error("monitor", "unexpected argument '%s'", argv[optind]);
-        if (!jitter_set)
-                o->jitter_usec = o->interval_usec / 10;
-        return 0;
+        return apply_config(o, jitter_set);
 }
 
 int cmd_monitor(int argc, char *argv[])

@@ -15,6 +15,7 @@
 
 #include "cleanup.h"
 #include "cli.h"
+#include "config.h"
 #include "monitor.h"
 #include "util.h"
 
@@ -22,18 +23,20 @@
 
 static void help(void)
 {
-        printf("Usage: cvm-agent status [--json] [--state-dir DIR]\n"
+        printf("Usage: cvm-agent [--config FILE] status [--json] [--state-dir DIR]\n"
                "\n"
                "Show the integrity state the monitor daemon last recorded: healthy, degraded or violated,\n"
                "the last check, and every finding with expected and actual values.\n"
                "\n"
                "Options:\n"
                "  --json            print the status document as JSON\n"
-               "  --state-dir DIR   where the daemon writes status.json (default " DEFAULT_STATE_DIR ")\n"
+               "  --state-dir DIR   where the daemon writes status.json (default: [Monitor]\n"
+               "                    StateDirectory= of the configuration file, else " DEFAULT_STATE_DIR ")\n"
                "  -h, --help        this help\n"
                "\n"
                "Exit status: 0 healthy, 12 degraded, 13 violated, 3 unreadable status file,\n"
-               "5 no status file (the daemon is not running). See cvm-agent-status(1).\n");
+               "5 no status file (the daemon is not running), 11 invalid configuration file.\n"
+               "See cvm-agent-status(1).\n");
 }
 
 static void fmt_time(uint64_t usec, char *out, size_t size)
@@ -103,7 +106,7 @@ int cmd_status(int argc, char *argv[])
                 {"state-dir", required_argument, NULL, 'd'},
                 {},
         };
-        const char *dir = DEFAULT_STATE_DIR;
+        const char *dir = NULL;
         _cleanup_free_ char *path = NULL;
         _cleanup_free_ uint8_t *text = NULL;
         _cleanup_(json_object_putp) json_object *doc = NULL;
@@ -132,6 +135,15 @@ int cmd_status(int argc, char *argv[])
         }
         if (optind < argc)
                 return cli_usage_error("status", "unexpected argument '%s'", argv[optind]);
+        if (!dir) {
+                /* The monitor's default, so that both agree without options. */
+                const struct config *cfg;
+
+                r = cli_config(&cfg);
+                if (r != EXIT_OK)
+                        return r;
+                dir = config_get_string(cfg, CONFIG_MONITOR_STATE_DIRECTORY) ?: DEFAULT_STATE_DIR;
+        }
 
         if (asprintf(&path, "%s/status.json", dir) < 0)
                 return cli_fail(NULL, NULL, -ENOMEM);

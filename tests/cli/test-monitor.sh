@@ -60,6 +60,12 @@ echo '{"version": 1, "state": "healthy", "findings": [{"class": "pcr", "severity
 expect_rc 3 "$CVM_AGENT" status --state-dir "$TMP/st-bad" && one_line_error 'does not agree'
 printf '{"version": 1, "state": "heal' >"$TMP/st-bad/status.json"
 expect_rc 3 "$CVM_AGENT" status --state-dir "$TMP/st-bad" && one_line_error
+# A malformed configuration file: exit 11 naming FILE:LINE, before any TPM access.
+printf '[Monitor]\nInterval=1min\nInterval=soon\n' >"$TMP/bad.conf"
+expect_rc 11 "$CVM_AGENT" --config "$TMP/bad.conf" monitor --once --state-dir "$TMP/st0" &&
+        one_line_error 'bad\.conf:3: '
+expect_rc 11 "$CVM_AGENT" --config "$TMP/bad.conf" status && one_line_error 'bad\.conf:3: '
+expect_rc 5 "$CVM_AGENT" --config "$TMP/no-such.conf" status && one_line_error 'no-such\.conf'
 
 # ---- a provisioned simulated vTPM, event log and IMA log consistent with its PCRs -----------
 SIM=$TMP/sim
@@ -114,6 +120,40 @@ json_eq '.findings[0].class' unavailable
 expect_rc 12 env CVM_AGENT_TCTI=swtpm:host=127.0.0.1,port=1 "$CVM_AGENT" monitor --once --eventlog "$LOG" \
         --state-dir "$TMP/once3"
 grep -q 'TPM' "$TMP/once3/status.json" || fail "unreachable TPM not named in the status file"
+
+# ---- [Monitor] of the configuration file: defaults that the options override ------------------
+cat >"$TMP/mon.conf" <<EOF
+[Monitor]
+Interval=5min
+StateDirectory=$TMP/cfg-state
+EOF
+# shellcheck disable=SC2086
+expect_rc 0 "$CVM_AGENT" --config "$TMP/mon.conf" monitor --once $MON
+CHECKS=$((CHECKS + 1))
+[ -f "$TMP/cfg-state/status.json" ] || fail "monitor did not write to StateDirectory= of the configuration"
+expect_rc 0 "$CVM_AGENT" --config "$TMP/mon.conf" status --json
+json_eq .interval_seconds 300
+json_eq .ima_entries 2
+expect_rc 0 "$CVM_AGENT" --config "$TMP/mon.conf" status
+grep -q '^State: *healthy' "$OUT" || fail "status text with StateDirectory=: $(cat "$OUT")"
+# The options win over the file, for monitor and status alike.
+# shellcheck disable=SC2086
+expect_rc 0 "$CVM_AGENT" --config "$TMP/mon.conf" monitor --once $MON --interval 7 --state-dir "$TMP/cli-state"
+expect_rc 0 "$CVM_AGENT" --config "$TMP/mon.conf" status --json --state-dir "$TMP/cli-state"
+json_eq .interval_seconds 7
+expect_rc 0 "$CVM_AGENT" --config "$TMP/mon.conf" status --json
+json_eq .interval_seconds 300
+# IMA=no: the IMA log is not checked (PCR 10 not quoted); naming --ima-log checks it anyway.
+printf '[Monitor]\nIMA=no\n' >"$TMP/noima.conf"
+expect_rc 0 "$CVM_AGENT" --config "$TMP/noima.conf" monitor --once --eventlog "$LOG" --state-dir "$TMP/noima"
+expect_rc 0 "$CVM_AGENT" status --json --state-dir "$TMP/noima"
+json_eq '.last_checked | test("IMA not checked")' true
+json_eq '.last_checked | test("sha256:[0-9,-]*10")' false
+# shellcheck disable=SC2086
+expect_rc 0 "$CVM_AGENT" --config "$TMP/noima.conf" monitor --once $MON --state-dir "$TMP/noima2"
+expect_rc 0 "$CVM_AGENT" status --json --state-dir "$TMP/noima2"
+json_eq .ima_entries 2
+json_eq '.last_checked | test("IMA 2 entries")' true
 
 # ---- the daemon ---------------------------------------------------------------------------------
 HOOKS=$TMP/hooks
