@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "cleanup.h"
 #include "cli.h"
 #include "config.h"
@@ -164,4 +165,24 @@ int cli_tcti(const char **ret)
                 return r;
         *ret = config_get_string(c, CONFIG_TPM_TCTI);
         return EXIT_OK;
+}
+
+int cli_exit_for_backend_failure(int failure)
+{
+        switch (failure) {
+        case BACKEND_FAIL_IO:
+                return EXIT_IO;
+        case BACKEND_FAIL_TPM:
+                return EXIT_TPM;
+        case BACKEND_FAIL_EVIDENCE:
+                return EXIT_EVIDENCE;
+        case BACKEND_FAIL_UNREACHABLE:
+                return EXIT_UNREACHABLE;
+        case BACKEND_FAIL_REFUSED:
+                return EXIT_VERIFIER_REFUSED;
+        case BACKEND_FAIL_VERIFY:
+                return EXIT_VERIFY_FAILED;
+        default:
+                return -1;
+        }
 }

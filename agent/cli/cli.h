@@ -107,3 +107,11 @@ int cli_config(const struct config **ret);
  * Return: EXIT_OK, or the exit code of cli_config()'s failure (already printed).
  */
 int cli_tcti(const char **ret);
+
+/**
+ * cli_exit_for_backend_failure() - the exit code for a verifier backend's failure class (enum
+ * backend_failure in agent/backends/backend.h): I/O 5, TPM 6, evidence 3, unreachable 8,
+ * refused 7, verification 4. Return: that code, or -1 for classes the caller must decide
+ * (configuration, internal, none), whose meaning differs between commands.
+ */
+int cli_exit_for_backend_failure(int failure);

@@ -229,24 +229,14 @@ static int load_config(struct options *o, json_object **ret)
 
 static int exit_for_failure(enum backend_failure f, int r)
 {
-        switch (f) {
-        case BACKEND_FAIL_CONFIG:
-                return EXIT_USAGE;
-        case BACKEND_FAIL_IO:
-                return EXIT_IO;
-        case BACKEND_FAIL_TPM:
-                return EXIT_TPM;
-        case BACKEND_FAIL_EVIDENCE:
-                return EXIT_EVIDENCE;
-        case BACKEND_FAIL_UNREACHABLE:
-                return EXIT_UNREACHABLE;
-        case BACKEND_FAIL_REFUSED:
-                return EXIT_VERIFIER_REFUSED;
-        case BACKEND_FAIL_VERIFY:
-                return EXIT_VERIFY_FAILED;
-        default:
-                return r == -ENOMEM ? EXIT_INTERNAL : cli_exit_for_errno(r);
-        }
+        int code;
+
+        if (f == BACKEND_FAIL_CONFIG)
+                return EXIT_USAGE; /* our own options or --config-json */
+        code = cli_exit_for_backend_failure(f);
+        if (code >= 0)
+                return code;
+        return r == -ENOMEM ? EXIT_INTERNAL : cli_exit_for_errno(r);
 }
 
 static int release_one(struct backend *b, const char *ref, json_object *out, struct cvm_error *err)

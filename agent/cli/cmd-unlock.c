@@ -244,25 +244,15 @@ static int exit_for_backend(const struct unlock_ctx *u, int r)
 
         if (r == -ENOMEM)
                 return EXIT_INTERNAL;
-        if (u->backends == unlock_ops_backends)
-                switch (o->failure) {
-                case BACKEND_FAIL_CONFIG:
+        if (u->backends == unlock_ops_backends) {
+                int code;
+
+                if (o->failure == BACKEND_FAIL_CONFIG)
                         return EXIT_VERIFIER_REFUSED; /* the token names something we refuse to use */
-                case BACKEND_FAIL_IO:
-                        return EXIT_IO;
-                case BACKEND_FAIL_TPM:
-                        return EXIT_TPM;
-                case BACKEND_FAIL_EVIDENCE:
-                        return EXIT_EVIDENCE;
-                case BACKEND_FAIL_UNREACHABLE:
-                        return EXIT_UNREACHABLE;
-                case BACKEND_FAIL_REFUSED:
-                        return EXIT_VERIFIER_REFUSED;
-                case BACKEND_FAIL_VERIFY:
-                        return EXIT_VERIFY_FAILED;
-                default:
-                        break;
-                }
+                code = cli_exit_for_backend_failure(o->failure);
+                if (code >= 0)
+                        return code;
+        }
         switch (-r) {
         case ETIMEDOUT:
         case ENETUNREACH:
